@@ -1,0 +1,279 @@
+// The experiment configuration: one option struct per role, as in the YAML file:
+//
+//   extends: base.yaml          # optional; this file's keys override the base's
+//   experiment: {...}           # run name, seed, output directory, logging
+//   policy:     {...}           # the model being trained
+//   reward:     {...}           # the reward service and its backend
+//   rollout:    {...}           # rollout actors and sampling
+//   learner:    {...}           # optimisation, PPO and DPO settings, checkpoints
+//   launch:     {...}           # processes, rendezvous, transport, Slurm
+//
+// See NOTE [Option structs] in options.h for how fields are declared. docs/config-reference.md
+// is generated from these structs (`gramrl config reference`) and a test keeps it current.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config/options.h"
+
+namespace gramrl {
+
+struct ExperimentOptions {
+  std::string name = "gramrl";
+  int64_t seed = 1234;
+  std::string output_dir = "runs";
+  std::string log_level = "info";
+
+  template <class V>
+  void visit(V& v) {
+    v.field(name, "name", "Run name; outputs go to <output_dir>/<name>.");
+    v.field(seed, "seed", "Seed for every random stream (data order, init, sampling).", Range::atLeast(0));
+    v.field(output_dir, "output_dir", "Directory for checkpoints, metrics and logs.");
+    v.field(log_level, "log_level", "Least severe log level printed.", Choices{{"debug", "info", "warn", "error"}});
+    v.require(!name.empty() && name.find('/') == std::string::npos, "name",
+              "expected a non-empty name without '/', got '" + name + "'");
+  }
+};
+
+struct PolicyOptions {
+  std::string model = "builtin:tiny";
+  std::string tokenizer;
+  std::string chat_template = "auto";
+  std::string dtype = "auto";
+  int64_t max_prompt_tokens = 512;
+  int64_t max_new_tokens = 256;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(model, "model", "A Hugging Face checkpoint directory, or builtin:<preset> for a built-in tiny model.");
+    v.field(tokenizer, "tokenizer", "Tokenizer directory (tokenizer.json); empty means the model's own.");
+    v.field(chat_template, "chat_template", "Chat template; auto picks it from the model's config.",
+            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3"}});
+    v.field(dtype, "dtype", "Parameter dtype; auto is float32 on CPU and bfloat16 on GPU.",
+            Choices{{"auto", "float32", "bfloat16"}});
+    v.field(max_prompt_tokens, "max_prompt_tokens", "Prompts longer than this are truncated from the left.",
+            Range::closed(1, 1 << 20));
+    v.field(max_new_tokens, "max_new_tokens", "Longest response sampled.", Range::closed(1, 1 << 20));
+    v.require(!model.empty(), "model", "expected a checkpoint directory or builtin:<preset>, got ''");
+  }
+};
+
+struct RewardOptions {
+  std::string backend = "gram";
+  std::string model = "builtin:tiny";
+  int64_t replicas = 1;
+  std::string transform = "probability";
+  bool debias = true;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(backend, "backend", "Reward model kind.", Choices{{"gram", "bradley_terry", "rule"}});
+    v.field(model, "model", "Reward model checkpoint directory, or builtin:<preset>; unused by rule.");
+    v.field(replicas, "replicas", "Reward server processes (one model copy each).", Range::closed(1, 1024));
+    v.field(transform, "transform",
+            "GRAM pointwise reward from P(sample beats reference): p, p - 0.5, or log(p / (1 - p)).",
+            Choices{{"probability", "centered", "log_odds"}});
+    v.field(debias, "debias", "GRAM: score both answer orders and average (position debiasing).");
+  }
+};
+
+struct RolloutOptions {
+  int64_t actors = 1;
+  std::string prompts;
+  int64_t batch_size = 32;
+  int64_t samples_per_prompt = 1;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t top_k = 0;
+  int64_t max_staleness = 0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(actors, "actors", "Rollout actor processes.", Range::closed(1, 4096));
+    v.field(prompts, "prompts", "JSONL file of prompts; empty means the built-in synthetic world.");
+    v.field(batch_size, "batch_size", "Prompts per rollout batch sent to the learner.", Range::closed(1, 1 << 20));
+    v.field(samples_per_prompt, "samples_per_prompt", "Responses sampled per prompt (sharing one prefill).",
+            Range::closed(1, 1024));
+    v.field(temperature, "temperature", "Sampling temperature; 0 is greedy.", Range::closed(0, 100));
+    v.field(top_p, "top_p", "Nucleus sampling mass; 1 disables it.", Range::leftOpen(0, 1));
+    v.field(top_k, "top_k", "Sample among the k most likely tokens; 0 disables it.", Range::atLeast(0));
+    v.field(max_staleness, "max_staleness",
+            "Most policy versions a sample may lag the learner; 0 is strictly on-policy.", Range::atLeast(0));
+  }
+};
+
+struct PpoOptions {
+  double clip = 0.2;
+  double value_clip = 0.2;
+  double kl_coef = 0.05;
+  double gamma = 1.0;
+  double lambda = 0.95;
+  int64_t epochs = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(clip, "clip", "Policy ratio clip range epsilon.", Range::open(0, 1));
+    v.field(value_clip, "value_clip", "Value function clip range; 0 disables value clipping.", Range::closed(0, 10));
+    v.field(kl_coef, "kl_coef", "Weight of the per-token KL penalty to the reference policy.", Range::atLeast(0));
+    v.field(gamma, "gamma", "Discount factor.", Range::closed(0, 1));
+    v.field(lambda, "lambda", "GAE lambda.", Range::closed(0, 1));
+    v.field(epochs, "epochs", "Optimisation passes over each rollout batch.", Range::closed(1, 100));
+  }
+};
+
+struct DpoOptions {
+  std::string loss = "sigmoid";
+  double beta = 0.1;
+  double label_smoothing = 0.0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(loss, "loss", "sigmoid (DPO) or ipo.", Choices{{"sigmoid", "ipo"}});
+    v.field(beta, "beta", "Inverse temperature of the implicit reward.", Range::greaterThan(0));
+    v.field(label_smoothing, "label_smoothing", "Conservative DPO: assumed label-flip probability.",
+            Range::rightOpen(0, 0.5));
+  }
+};
+
+struct CheckpointOptions {
+  int64_t every_steps = 100;
+  int64_t keep_last = 3;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(every_steps, "every_steps", "Save a checkpoint every this many steps; 0 saves only at the end.",
+            Range::atLeast(0));
+    v.field(keep_last, "keep_last", "Checkpoints kept on disk (older ones are deleted).", Range::atLeast(1));
+  }
+};
+
+struct LearnerOptions {
+  std::string algorithm = "ppo";
+  int64_t ranks = 1;
+  int64_t total_steps = 100;
+  int64_t global_batch_size = 32;
+  int64_t micro_batch_size = 4;
+  double lr = 1e-6;
+  double weight_decay = 0.0;
+  std::string schedule = "cosine";
+  double warmup_ratio = 0.03;
+  double max_grad_norm = 1.0;
+  PpoOptions ppo;
+  DpoOptions dpo;
+  CheckpointOptions checkpoint;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(algorithm, "algorithm", "Policy optimisation algorithm.", Choices{{"ppo", "dpo"}});
+    v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
+    v.field(total_steps, "total_steps", "Optimiser steps in the run.", Range::atLeast(1));
+    v.field(global_batch_size, "global_batch_size", "Sequences per optimiser step, over all ranks.",
+            Range::atLeast(1));
+    v.field(micro_batch_size, "micro_batch_size", "Sequences per forward/backward on one rank.", Range::atLeast(1));
+    v.field(lr, "lr", "Peak learning rate (AdamW).", Range::leftOpen(0, 1));
+    v.field(weight_decay, "weight_decay", "AdamW decoupled weight decay.", Range::closed(0, 1));
+    v.field(schedule, "schedule", "Learning-rate decay after warmup.", Choices{{"cosine", "linear", "constant"}});
+    v.field(warmup_ratio, "warmup_ratio", "Fraction of total_steps spent warming up linearly.", Range::closed(0, 1));
+    v.field(max_grad_norm, "max_grad_norm", "Clip the global gradient norm to this; 0 disables clipping.",
+            Range::atLeast(0));
+    v.section(ppo, "ppo", "PPO settings (algorithm: ppo).");
+    v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo).");
+    v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");
+    v.require(micro_batch_size * ranks <= global_batch_size && global_batch_size % (micro_batch_size * ranks) == 0,
+              "global_batch_size",
+              "expected a multiple of micro_batch_size * ranks (" + std::to_string(micro_batch_size) + " * " +
+                  std::to_string(ranks) + "), got " + std::to_string(global_batch_size));
+  }
+};
+
+struct RendezvousOptions {
+  std::string host = "127.0.0.1";
+  int64_t port = 0;
+  int64_t timeout_s = 300;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(host, "host", "Host of the TCPStore that learner rank 0 serves.");
+    v.field(port, "port", "TCPStore port; 0 picks a free one (single machine only).", Range::closed(0, 65535));
+    v.field(timeout_s, "timeout_s", "How long a process waits for its peers to register.", Range::closed(1, 86400));
+  }
+};
+
+struct TransportOptions {
+  std::string bind_host = "127.0.0.1";
+  int64_t max_message_mb = 256;
+  int64_t request_timeout_ms = 30000;
+  int64_t max_attempts = 3;
+  int64_t backoff_initial_ms = 50;
+  int64_t backoff_max_ms = 2000;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(bind_host, "bind_host", "Address services bind to; loopback unless a cluster needs another.");
+    v.field(max_message_mb, "max_message_mb", "Largest message accepted on any channel, in MiB.",
+            Range::closed(1, 16384));
+    v.field(request_timeout_ms, "request_timeout_ms", "Per-attempt timeout of a request.", Range::closed(1, 86400000));
+    v.field(max_attempts, "max_attempts", "Attempts per request (first try included) before giving up.",
+            Range::closed(1, 100));
+    v.field(backoff_initial_ms, "backoff_initial_ms", "First retry delay; doubles per attempt.",
+            Range::closed(0, 600000));
+    v.field(backoff_max_ms, "backoff_max_ms", "Longest retry delay.", Range::closed(0, 600000));
+  }
+};
+
+struct SlurmOptions {
+  std::string partition;
+  std::string account;
+  std::string time_limit = "04:00:00";
+  std::vector<std::string> extra_args;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(partition, "partition", "Slurm partition; empty means the cluster's default.");
+    v.field(account, "account", "Slurm account; empty means the user's default.");
+    v.field(time_limit, "time_limit", "Wall-clock limit of the job (Slurm's --time format).");
+    v.field(extra_args, "extra_args", "Extra sbatch arguments, passed through verbatim.");
+  }
+};
+
+struct LaunchOptions {
+  std::string mode = "local";
+  int64_t heartbeat_ms = 1000;
+  int64_t restart_limit = 0;
+  RendezvousOptions rendezvous;
+  TransportOptions transport;
+  SlurmOptions slurm;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(mode, "mode", "Where processes run: this machine, or a Slurm job.", Choices{{"local", "slurm"}});
+    v.field(heartbeat_ms, "heartbeat_ms", "Interval of liveness heartbeats to the launcher.", Range::closed(10, 600000));
+    v.field(restart_limit, "restart_limit", "Restarts of a failed process before the run stops.", Range::atLeast(0));
+    v.section(rendezvous, "rendezvous", "Where processes find each other.");
+    v.section(transport, "transport", "ZeroMQ limits, timeouts and retries.");
+    v.section(slurm, "slurm", "Slurm job settings (mode: slurm).");
+  }
+};
+
+struct ExperimentConfig {
+  ExperimentOptions experiment;
+  PolicyOptions policy;
+  RewardOptions reward;
+  RolloutOptions rollout;
+  LearnerOptions learner;
+  LaunchOptions launch;
+
+  template <class V>
+  void visit(V& v) {
+    v.section(experiment, "experiment", "Run identity and logging.");
+    v.section(policy, "policy", "The policy model.");
+    v.section(reward, "reward", "The reward service.");
+    v.section(rollout, "rollout", "Rollout actors and sampling.");
+    v.section(learner, "learner", "Training.");
+    v.section(launch, "launch", "Processes, rendezvous and transport.");
+  }
+};
+
+}  // namespace gramrl
