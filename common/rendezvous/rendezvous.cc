@@ -2,12 +2,16 @@
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
+
 #include <fmt/core.h>
 
 #include "common/core/errors.h"
 
 namespace gramrl {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr const char* kKeyPrefix = "gramrl/";
 
@@ -23,10 +27,12 @@ bool isName(const std::string& s) {
 
 std::vector<uint8_t> bytesOf(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
-// The one place c10::Error from the store becomes a gramrl error.
-[[noreturn]] void rethrowStoreError(const c10::Error& e, const std::string& what, const RendezvousAddress& where,
+// The one place an exception from the store (c10::Error, or c10d::TimeoutError, which is a
+// std::runtime_error) becomes a gramrl error.
+[[noreturn]] void rethrowStoreError(const std::exception& e, const std::string& what, const RendezvousAddress& where,
                                     bool timeout_expected) {
-  const std::string reason = e.what_without_backtrace();
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  const std::string reason = c10_error ? c10_error->what_without_backtrace() : e.what();
   const bool timed_out = reason.find("imeout") != std::string::npos || reason.find("timed out") != std::string::npos;
   const std::string message = fmt::format("rendezvous store {}: {}: {}", where.toString(), what, reason);
   if (timed_out && timeout_expected) throw Timeout(message);
@@ -43,7 +49,7 @@ struct Rendezvous::Impl {
   void setFull(const std::string& full_key, const std::string& value) {
     try {
       store->set(full_key, bytesOf(value));
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrowStoreError(e, fmt::format("set '{}' failed", full_key), address, false);
     }
   }
@@ -52,7 +58,7 @@ struct Rendezvous::Impl {
       store->wait({full_key}, timeout);
       const auto value = store->get(full_key);
       return std::string(value.begin(), value.end());
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {
       rethrowStoreError(e, fmt::format("{} within {} ms", waiting_for, timeout.count()), address, true);
     }
   }
@@ -96,7 +102,7 @@ std::unique_ptr<Rendezvous> Rendezvous::host(RendezvousAddress address, std::chr
   opts.timeout = timeout;
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(address.host, opts);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     rethrowStoreError(e, "cannot host the store (is the port in use?)", address, false);
   }
   address.port = impl->store->getPort();
@@ -112,10 +118,11 @@ std::unique_ptr<Rendezvous> Rendezvous::connect(RendezvousAddress address, std::
   c10d::TCPStoreOptions opts;
   opts.port = address.port;
   opts.isServer = false;
-  opts.timeout = timeout;
+  // c10d counts the connect timeout in whole seconds; round up so a short timeout still retries.
+  opts.timeout = std::max<std::chrono::milliseconds>(std::chrono::ceil<std::chrono::seconds>(timeout), 1s);
   try {
     impl->store = c10::make_intrusive<c10d::TCPStore>(address.host, opts);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     rethrowStoreError(e, "cannot connect", address, true);
   }
   impl->address = address;
@@ -145,7 +152,7 @@ std::string Rendezvous::get(const std::string& key, std::chrono::milliseconds ti
 int64_t Rendezvous::add(const std::string& key, int64_t delta) {
   try {
     return impl_->store->add(kKeyPrefix + key, delta);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     rethrowStoreError(e, fmt::format("add '{}' failed", key), impl_->address, false);
   }
 }

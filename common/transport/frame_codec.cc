@@ -225,7 +225,7 @@ IncomingMessage decodeFrames(Channel expected, Frames&& frames, const ReceiveLim
   const uint64_t total_words = (total - kFrameHeaderBytes) / sizeof(capnp::word);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = limits.traversal_multiplier * total_words + limits.traversal_slack_words;
-  message.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(message.segments_.asConst(), options);
+  message.reader_ = std::make_unique<capnp::SegmentArrayMessageReader>(message.segments_.asPtr(), options);
   try {
     auto root = message.reader_->getRoot<capnp::AnyPointer>();
     GRAMRL_CHECK(root.isStruct(), ProtocolError,
