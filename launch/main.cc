@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "gramrl 0.1.0");
   gramrl::cli::Action run;
   gramrl::cli::addConfigCommands(app, run);
-  //SELFTEST gramrl::cli::addSelftestCommands(app, run);
+  gramrl::cli::addSelftestCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,83 @@
+// Helpers for hermetic transport tests: temp dirs for ipc:// paths, unique inproc names,
+// ephemeral tcp ports, printed seeds.
+#pragma once
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <string>
+
+#include <fmt/core.h>
+#include <gtest/gtest.h>
+
+namespace gramrl::transport::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/grl-XXXXXX";
+    char* made = mkdtemp(pattern.data());
+    if (made == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+enum class Transport { kTcp, kIpc, kInproc };
+
+inline std::string transportName(Transport t) {
+  switch (t) {
+    case Transport::kTcp: return "tcp";
+    case Transport::kIpc: return "ipc";
+    case Transport::kInproc: return "inproc";
+  }
+  return "unknown";
+}
+
+inline std::string uniqueName(const std::string& stem) {
+  static std::atomic<int> counter{0};
+  return fmt::format("{}-{}-{}", stem, getpid(), counter.fetch_add(1));
+}
+
+// An endpoint to bind: an ephemeral loopback port, a socket file in `dir`, or a fresh inproc
+// name. Connect to what bind() returns.
+inline std::string bindEndpoint(Transport t, const TempDir& dir, const std::string& stem = "ep") {
+  switch (t) {
+    case Transport::kTcp: return "tcp://127.0.0.1:*";
+    case Transport::kIpc: return fmt::format("ipc://{}/{}.sock", dir.path(), uniqueName(stem));
+    case Transport::kInproc: return fmt::format("inproc://{}", uniqueName(stem));
+  }
+  return {};
+}
+
+// GRAMRL_TEST_SEED=<n> reproduces a run; otherwise a random seed, printed either way.
+inline uint64_t testSeed() {
+  uint64_t seed = 0;
+  if (const char* env = std::getenv("GRAMRL_TEST_SEED"); env && *env) {
+    seed = std::strtoull(env, nullptr, 10);
+  } else {
+    seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  }
+  std::cout << "[ seed     ] GRAMRL_TEST_SEED=" << seed << std::endl;
+  ::testing::Test::RecordProperty("seed", std::to_string(seed));
+  return seed;
+}
+
+}  // namespace gramrl::transport::testing
