@@ -9,6 +9,7 @@
 //   bytes 6-7   reserved, 0 (u16 little-endian)
 //   bytes 8-11  segment count (u32 little-endian)
 //   bytes 12-15 reserved, 0 (u32 little-endian)
+// (receivers reject anything else: a new layout gets a new format version)
 // and each following frame is one Cap'n Proto segment, sent as it lies in the builder's memory
 // (no flattening copy). The receiver reads each segment in place when the frame's bytes are
 // 8-byte aligned, and copies it otherwise: libzmq hands small tcp/ipc frames (< ~8 KiB) out of
@@ -73,9 +74,11 @@ struct ReceiveLimits {
 template <class Read>
 auto protocolGuard(std::string_view what, Read&& read) -> decltype(read());
 
-// A message being built. Threads: one at a time. Move-only.
+// A message being built. Threads: one at a time. Move-only. Never blocks.
 // Owns its capnp::MallocMessageBuilder and whatever keepAlive() was given, until it is encoded;
 // after that the encoded frames own them and release them when libzmq has sent the last frame.
+// Throws InternalError when used after it was encoded; capnp's own kj::Exception for builder
+// misuse (e.g. asking for a Data::Builder of external data).
 class OutgoingMessage {
  public:
   OutgoingMessage();

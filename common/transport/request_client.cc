@@ -33,6 +33,10 @@ RequestCore::RequestCore(ZmqContext& context, Channel channel, std::vector<std::
   GRAMRL_CHECK(policy_.backoff_multiplier >= 1.0, ConfigError,
                "{} client: retry.backoff_multiplier must be >= 1, got {}", toString(channel),
                policy_.backoff_multiplier);
+  // An abandoned request (timed out, or the call ended by an exception) must die with its
+  // socket, not reach a server that comes back later (NOTE [Request retries]); nor may it hold
+  // up zmq_ctx_term at shutdown.
+  socket_options_.linger_ms = 0;
   sockets_.resize(endpoints_.size());
 }
 
@@ -64,10 +68,7 @@ MessageSocket& RequestCore::socketFor(size_t index) {
 
 void RequestCore::resetSocket(size_t index) {
   if (!sockets_[index]) return;
-  // Linger 0: the unanswered request must die with the socket, not reach a server that comes
-  // back later (NOTE [Request retries]).
-  sockets_[index]->socket().setLinger(0);
-  sockets_[index].reset();
+  sockets_[index].reset();  // linger 0: the unanswered request is discarded
   ++stats_.socket_resets;
 }
 

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -97,7 +98,8 @@ template <class Envelope>
 class RequestClient {
  public:
   // `endpoints`: one or more replicas serving the channel (ROUTER sockets). Sockets are
-  // created on first use, so construction does not connect.
+  // created on first use, so construction does not connect. socket_options.linger_ms is
+  // forced to 0: a request whose call has ended is discarded, never delivered later.
   RequestClient(ZmqContext& context, Channel channel, std::vector<std::string> endpoints,
                 RetryPolicy policy = {}, SocketOptions socket_options = {}, ReceiveLimits limits = {})
       : core_(context, channel, std::move(endpoints), policy, std::move(socket_options), limits) {}
@@ -106,8 +108,10 @@ class RequestClient {
   // once per call), sends it and returns the reply whose seq matches, after
   // validate(Envelope::Reader) accepted it. The returned message is the caller's.
   // Throws: Timeout/Overloaded/Disconnected after the last attempt (see NOTE [Request
-  // retries]); ProtocolError if a reply is not a valid message of the channel; Disconnected at
-  // once if the context is shut down; whatever fill or validate throw otherwise.
+  // retries]); ProtocolError if a reply is not a valid message of the channel (or validate
+  // reads a field that does not match the schema); Disconnected if the context is shut down
+  // (at once while waiting for a reply, after the current backoff while backing off);
+  // whatever fill or validate throw otherwise.
   template <class Fill, class Validate>
   IncomingMessage call(Fill&& fill, Validate&& validate) {
     OutgoingMessage message;

@@ -18,7 +18,7 @@ namespace {
 
 using namespace gramrl::transport::testing;
 
-constexpr int kIterations = 6000;
+constexpr int kIterations = 20000;
 
 // Reads every field a consumer of the channel would read. Returns a value so nothing is
 // optimised away.
@@ -118,12 +118,14 @@ TEST(CodecFuzz, RandomFramesAreRejectedOrDecodedNeverCrash) {
   for (int it = 0; it < kIterations; ++it) {
     std::vector<std::unique_ptr<unsigned char[]>> storage;
     const auto channel = static_cast<Channel>(1 + rng() % 4);
-    const size_t segments = rng() % 4;
+    // Half the time a valid header and a plausible root, so the fuzzing reaches capnp's
+    // pointer validation instead of stopping at the header checks.
+    const bool plausible = rng() % 2 == 0;
+    const size_t segments = plausible ? 1 + rng() % 3 : rng() % 4;
     Frames frames;
-    // Half the time a valid header, so the fuzzing reaches capnp's pointer validation.
     std::vector<unsigned char> header(16);
     for (auto& b : header) b = static_cast<unsigned char>(rng());
-    if (rng() % 2 == 0) {
+    if (plausible) {
       std::memcpy(header.data(), "GRL1", 4);
       header[4] = 1;
       header[5] = static_cast<unsigned char>(rng() % 8 == 0 ? rng() % 6 : static_cast<uint8_t>(channel));
@@ -139,10 +141,14 @@ TEST(CodecFuzz, RandomFramesAreRejectedOrDecodedNeverCrash) {
       // Bias some words toward small, plausible pointers so the walk goes deeper.
       for (size_t w = 0; w + 8 <= body.size(); w += 8) {
         if (rng() % 3 == 0) {
-          uint64_t p = (rng() % 4) | ((rng() % 32) << 2) | ((rng() % 4) << 32) | ((rng() % 16) << 35) |
+          uint64_t p = (rng() % 4) | ((rng() % 32) << 2) | ((rng() % 8) << 32) | ((rng() % 16) << 35) |
                        ((rng() % 4) << 48);
           std::memcpy(body.data() + w, &p, 8);
         }
+      }
+      if (plausible && s == 0 && body.size() >= 8) {
+        const uint64_t root = ((rng() % 4) << 2) | ((rng() % 3) << 32) | ((rng() % 4) << 48);  // a struct
+        std::memcpy(body.data(), &root, 8);
       }
       frames.push_back(makeFrame(body, rng() % 2 == 0, storage));
     }

@@ -45,12 +45,6 @@ Frames rawMessage(uint8_t channel, std::vector<std::vector<uint64_t>> segments) 
   return frames;
 }
 
-Frames copyFrames(const Frames& frames) {
-  Frames out;
-  for (const auto& f : frames) out.emplace_back(f.data(), f.size());
-  return out;
-}
-
 std::string decodeError(Channel channel, Frames frames, ReceiveLimits limits = {}) {
   try {
     decodeFrames(channel, std::move(frames), limits);
