@@ -3,24 +3,25 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-
 #include "common/config/config_loader.h"
 #include "launch/commands.h"
 
 namespace gramrl::cli {
-namespace {
 
-struct ConfigCheckArgs {
-  std::vector<std::string> positional;  // as given; split into files and overrides after parsing
-  std::vector<std::string> files;
-  std::vector<std::string> overrides;
-  bool quiet = false;
-};
+ConfigCheckArgs splitConfigCheckArgs(const std::vector<std::string>& positional, bool quiet) {
+  ConfigCheckArgs args;
+  args.quiet = quiet;
+  for (const auto& a : positional) (a.find('=') != std::string::npos ? args.overrides : args.files).push_back(a);
+  return args;
+}
 
-// Positional arguments containing '=' are overrides; the others are config files. Each file is
-// checked with every override; the resolved config goes to stdout, errors to stderr.
+// Each file is checked with every override; the resolved config goes to stdout, errors to
+// stderr, one line each.
 int runConfigCheck(const ConfigCheckArgs& args) {
+  if (args.files.empty()) {
+    std::cerr << "error: config check needs at least one config file\n";
+    return 2;
+  }
   int failed = 0;
   for (const auto& file : args.files) {
     ConfigLoadResult result = checkExperimentConfig(file, args.overrides);
@@ -39,39 +40,9 @@ int runConfigCheck(const ConfigCheckArgs& args) {
   return failed == 0 ? 0 : 2;
 }
 
-}  // namespace
-
-void addConfigCommands(CLI::App& app, Action& run) {
-  CLI::App* config = app.add_subcommand("config", "Check experiment configs and print the config reference");
-  config->require_subcommand(1);
-
-  auto args = std::make_shared<ConfigCheckArgs>();
-  CLI::App* check = config->add_subcommand(
-      "check", "Validate config files (with dotted overrides such as learner.ppo.clip=0.1) and print the resolved config");
-  check->add_option("args", args->positional, "Config files and section.key=value overrides")->required();
-  check->add_flag("-q,--quiet", args->quiet, "Print only ok or the errors, not the resolved config");
-  check->callback([&run, args]() {
-    args->files.clear();
-    args->overrides.clear();
-    for (const auto& a : args->positional) {
-      (a.find('=') != std::string::npos ? args->overrides : args->files).push_back(a);
-    }
-    run = [args]() {
-      if (args->files.empty()) {
-        std::cerr << "error: config check needs at least one config file\n";
-        return 2;
-      }
-      return runConfigCheck(*args);
-    };
-  });
-
-  CLI::App* reference = config->add_subcommand("reference", "Print every config key with its type, default and meaning (markdown)");
-  reference->callback([&run]() {
-    run = []() {
-      std::cout << configReferenceMarkdown();
-      return 0;
-    };
-  });
+int runConfigReference() {
+  std::cout << configReferenceMarkdown();
+  return 0;
 }
 
 }  // namespace gramrl::cli

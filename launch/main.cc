@@ -1,13 +1,65 @@
-// gramrl: one command for every role. Thin by design: parse, run the chosen subcommand,
-// map exceptions to exit codes (see exitCodeFor in common/core/errors.h).
+// gramrl: one command for every role. Thin by design: parse the command line (the only place
+// that sees CLI11), run the chosen subcommand, map exceptions to exit codes (exitCodeFor in
+// common/core/errors.h).
 #include <exception>
-#include <iostream>
+#include <functional>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "launch/commands.h"
+
+namespace gramrl::cli {
+namespace {
+
+using Action = std::function<int()>;
+
+void addConfigCommands(CLI::App& app, Action& run) {
+  CLI::App* config = app.add_subcommand("config", "Check experiment configs and print the config reference");
+  config->require_subcommand(1);
+
+  CLI::App* check = config->add_subcommand(
+      "check", "Validate config files (with dotted overrides such as learner.ppo.clip=0.1) and print the resolved config");
+  auto positional = std::make_shared<std::vector<std::string>>();
+  auto quiet = std::make_shared<bool>(false);
+  check->add_option("args", *positional, "Config files and section.key=value overrides")->required();
+  check->add_flag("-q,--quiet", *quiet, "Print only ok or the errors, not the resolved config");
+  check->callback([&run, positional, quiet]() {
+    run = [args = splitConfigCheckArgs(*positional, *quiet)]() { return runConfigCheck(args); };
+  });
+
+  CLI::App* reference =
+      config->add_subcommand("reference", "Print every config key with its type, default and meaning (markdown)");
+  reference->callback([&run]() { run = []() { return runConfigReference(); }; });
+}
+
+void addSelftestCommands(CLI::App& app, Action& run) {
+  CLI::App* selftest = app.add_subcommand("selftest", "Checks of this installation");
+  selftest->require_subcommand(1);
+  auto args = std::make_shared<SelftestArgs>();
+  auto addCommon = [args](CLI::App* c) {
+    c->add_option("--config", args->config, "Take launch.transport limits and timeouts from this config");
+    c->add_option("--transport", args->transports, "Transports to test: tcp, ipc (default both)");
+    c->add_option("--messages", args->messages, "Score requests per transport")->check(CLI::Range(1, 1000000));
+    c->add_option("--payload-mb", args->payload_mb, "Size of the rollout batch per transport, MiB")
+        ->check(CLI::Range(0.001, 1024.0));
+  };
+  CLI::App* parent = selftest->add_subcommand(
+      "transport", "Two processes: rendezvous, reward-channel requests and a large rollout batch over tcp and ipc");
+  addCommon(parent);
+  parent->callback([&run, args]() { run = [args]() { return runSelftestTransport(*args); }; });
+
+  CLI::App* peer = selftest->add_subcommand("transport-peer", "The second process of `selftest transport`");
+  peer->group("");  // internal: hidden from --help
+  addCommon(peer);
+  peer->add_option("--rendezvous", args->rendezvous, "host:port of the parent's store")->required();
+  peer->callback([&run, args]() { run = [args]() { return runSelftestPeer(*args); }; });
+}
+
+}  // namespace
+}  // namespace gramrl::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"gramrl: RLHF experiments with GRAM, the generative foundation reward model"};

@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <fmt/core.h>
@@ -43,15 +42,7 @@ using transport::OutgoingMessage;
 using transport::SocketType;
 
 constexpr std::chrono::seconds kPhaseTimeout{120};
-
-struct SelftestArgs {
-  std::string config;                  // optional: take launch.transport limits from it
-  std::vector<std::string> transports{"tcp", "ipc"};
-  int messages = 200;
-  int items_per_request = 8;
-  double payload_mb = 16;
-  std::string rendezvous;              // peer only
-};
+constexpr int kItemsPerRequest = 8;
 
 TransportOptions transportOptions(const SelftestArgs& args) {
   if (args.config.empty()) return TransportOptions{};
@@ -81,7 +72,9 @@ double percentile(std::vector<double> v, double q) {
 
 // ---- peer ----------------------------------------------------------------------------------
 
-int runPeer(const SelftestArgs& args) {
+}  // namespace
+
+int runSelftestPeer(const SelftestArgs& args) {
   log::setIdentity("selftest-peer");
   const TransportOptions topts = transportOptions(args);
   auto rv = Rendezvous::connect(RendezvousAddress::parse(args.rendezvous), 30s);
@@ -98,7 +91,7 @@ int runPeer(const SelftestArgs& args) {
     std::vector<double> rtt_us;
     for (int m = 0; m < args.messages; ++m) {
       std::vector<std::string> responses;
-      for (int i = 0; i < args.items_per_request; ++i) responses.push_back(std::string((m * 7 + i * 13) % 97, 'x'));
+      for (int i = 0; i < kItemsPerRequest; ++i) responses.push_back(std::string((m * 7 + i * 13) % 97, 'x'));
       const auto start = std::chrono::steady_clock::now();
       IncomingMessage reply = client.call([&](wire::RewardMessage::Builder msg) {
         auto items = msg.initScoreRequest().initPointwise(static_cast<unsigned>(responses.size()));
@@ -149,6 +142,8 @@ int runPeer(const SelftestArgs& args) {
 }
 
 // ---- parent --------------------------------------------------------------------------------
+
+namespace {
 
 struct PhaseResult {
   std::string transport;
@@ -208,7 +203,9 @@ PhaseResult checkBatch(MessageSocket& pull, Rendezvous& rv, const std::string& n
   return r;
 }
 
-int runParent(const SelftestArgs& args) {
+}  // namespace
+
+int runSelftestTransport(const SelftestArgs& args) {
   log::setIdentity("selftest");
   const TransportOptions topts = transportOptions(args);
   auto rv = Rendezvous::host({"127.0.0.1", 0}, 30s);
@@ -275,32 +272,6 @@ int runParent(const SelftestArgs& args) {
                "since the parent reads the batch only after answering the phase-ending ping\n";
   std::cout << "selftest transport: ok\n";
   return 0;
-}
-
-}  // namespace
-
-void addSelftestCommands(CLI::App& app, Action& run) {
-  CLI::App* selftest = app.add_subcommand("selftest", "Checks of this installation");
-  selftest->require_subcommand(1);
-  auto args = std::make_shared<SelftestArgs>();
-
-  auto addCommon = [args](CLI::App* c) {
-    c->add_option("--config", args->config, "Take launch.transport limits and timeouts from this config");
-    c->add_option("--transport", args->transports, "Transports to test: tcp, ipc (default both)");
-    c->add_option("--messages", args->messages, "Score requests per transport")->check(CLI::Range(1, 1000000));
-    c->add_option("--payload-mb", args->payload_mb, "Size of the rollout batch per transport, MiB")
-        ->check(CLI::Range(0.001, 1024.0));
-  };
-  CLI::App* parent = selftest->add_subcommand(
-      "transport", "Two processes: rendezvous, reward-channel requests and a large rollout batch over tcp and ipc");
-  addCommon(parent);
-  parent->callback([&run, args]() { run = [args]() { return runParent(*args); }; });
-
-  CLI::App* peer = selftest->add_subcommand("transport-peer", "The second process of `selftest transport`");
-  peer->group("");  // internal: hidden from --help
-  addCommon(peer);
-  peer->add_option("--rendezvous", args->rendezvous, "host:port of the parent's store")->required();
-  peer->callback([&run, args]() { run = [args]() { return runPeer(*args); }; });
 }
 
 }  // namespace gramrl::cli
