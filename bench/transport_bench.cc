@@ -166,8 +166,7 @@ RoundTrip roundTrip(Env& env, Kind kind, Transport transport, size_t n, int iter
   constexpr int kWarmup = 5;
   std::promise<std::string> bound;
   auto bound_future = bound.get_future();
-  std::thread server(echoServer, std::ref(env), kind, env.endpoint(transport), std::move(bound),
-                     iterations + kWarmup);
+  std::thread server(echoServer, std::ref(env), kind, env.endpoint(transport), std::move(bound), iterations + kWarmup);
   const std::string endpoint = bound_future.get();
   std::vector<double> samples;
   samples.reserve(iterations);
@@ -322,10 +321,12 @@ int run(double scale, bool default_malloc, bool pin_malloc) {
 
   std::printf("gramrl transport benchmark (same run, same machine; %u hardware threads)\n",
               std::thread::hardware_concurrency());
-  std::printf("  rtt    = median over N round trips of (build request + send + server recv/decode/echo + recv + verify), us\n");
+  std::printf(
+      "  rtt    = median over N round trips of (build request + send + server recv/decode/echo + recv + verify), us\n");
   std::printf("  thrpt  = M messages / (time of last verified receipt - time of first send), PUSH->PULL pipelined,\n");
   std::printf("           GB/s = thrpt * payload bytes / 1e9\n");
-  std::printf("  ratio  = gramrl / raw  (rtt: > 1 means framing costs time; thrpt: < 1 means framing costs throughput)\n");
+  std::printf(
+      "  ratio  = gramrl / raw  (rtt: > 1 means framing costs time; thrpt: < 1 means framing costs throughput)\n");
   std::printf("  each figure is the best of two runs taken in raw, gramrl, gramrl, raw order\n");
   std::printf("  flt    = minor page faults per round trip (whole process): fresh pages for big buffers\n");
   std::printf("  gramrl wire bytes = payload + 16-byte header + capnp envelope (WeightsMessage/Tensor)\n");

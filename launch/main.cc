@@ -21,7 +21,8 @@ void addConfigCommands(CLI::App& app, Action& run) {
   config->require_subcommand(1);
 
   CLI::App* check = config->add_subcommand(
-      "check", "Validate config files (with dotted overrides such as learner.ppo.clip=0.1) and print the resolved config");
+      "check",
+      "Validate config files (with dotted overrides such as learner.ppo.clip=0.1) and print the resolved config");
   auto positional = std::make_shared<std::vector<std::string>>();
   auto quiet = std::make_shared<bool>(false);
   check->add_option("args", *positional, "Config files and section.key=value overrides")->required();

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
-#include <fmt/core.h>
 
 #include "common/config/config_loader.h"
 #include "common/core/errors.h"
@@ -183,9 +183,8 @@ PhaseResult checkBatch(MessageSocket& pull, Rendezvous& rv, const std::string& n
   r.transport = name;
   auto got = pull.recv(transport::deadlineAfter(kPhaseTimeout));
   GRAMRL_CHECK(got.has_value(), Timeout, "selftest: no rollout batch over {} within {} s", name, kPhaseTimeout.count());
-  const auto received_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const auto received_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   GRAMRL_CHECK(got->ok(), ProtocolError, "selftest: malformed rollout batch: {}", got->error);
   auto batch = got->message.getRoot<wire::RolloutMessage>().getBatch();
   auto tokens = batch.getTokens();
@@ -219,8 +218,8 @@ int runSelftestTransport(const SelftestArgs& args) {
                  name);
     auto bindOne = [&](SocketType type, Channel channel, const std::string& what) {
       auto s = std::make_unique<MessageSocket>(context, type, channel, socketOptionsFrom(topts), limitsFrom(topts));
-      const std::string ep = name == "tcp" ? s->bind("tcp://127.0.0.1:*")
-                                           : s->bind("ipc://" + (ipc_dir / (what + ".sock")).string());
+      const std::string ep =
+          name == "tcp" ? s->bind("tcp://127.0.0.1:*") : s->bind("ipc://" + (ipc_dir / (what + ".sock")).string());
       rv->publish("selftest", 0, name + "-" + what, ep);
       log::info("{} {} bound at {}", name, what, ep);
       return s;
@@ -229,9 +228,10 @@ int runSelftestTransport(const SelftestArgs& args) {
     pulls.push_back(bindOne(SocketType::kPull, Channel::kRollout, "rollout"));
   }
 
-  std::vector<std::string> peer_args{"selftest", "transport-peer", "--rendezvous", rv->address().toString(),
-                                     "--messages", std::to_string(args.messages), "--payload-mb",
-                                     fmt::format("{}", args.payload_mb)};
+  std::vector<std::string> peer_args{"selftest",     "transport-peer",
+                                     "--rendezvous", rv->address().toString(),
+                                     "--messages",   std::to_string(args.messages),
+                                     "--payload-mb", fmt::format("{}", args.payload_mb)};
   for (const auto& t : args.transports) peer_args.insert(peer_args.end(), {"--transport", t});
   if (!args.config.empty()) peer_args.insert(peer_args.end(), {"--config", args.config});
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();

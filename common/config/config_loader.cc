@@ -10,8 +10,10 @@ namespace {
 std::string escapeCell(std::string s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
   }
   return out;
 }
@@ -41,8 +43,8 @@ ConfigLoadResult checkExperimentConfig(const std::string& path, const std::vecto
 ExperimentConfig loadExperimentConfig(const std::string& path, const std::vector<std::string>& overrides) {
   ConfigLoadResult result = checkExperimentConfig(path, overrides);
   if (!result.ok()) {
-    std::string message = fmt::format("{} has {} error{}:", path, result.issues.size(),
-                                      result.issues.size() == 1 ? "" : "s");
+    std::string message =
+        fmt::format("{} has {} error{}:", path, result.issues.size(), result.issues.size() == 1 ? "" : "s");
     for (const auto& issue : result.issues) message += "\n  " + issue.describe();
     throw ConfigError(message);
   }

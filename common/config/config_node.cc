@@ -36,9 +36,7 @@ ConfigNode convert(const YAML::Node& node, const std::string& file, const std::s
   out.location = markToLocation(node.Mark(), file);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      out.kind = ConfigNode::Kind::kNull;
-      return out;
+    case YAML::NodeType::Null: out.kind = ConfigNode::Kind::kNull; return out;
     case YAML::NodeType::Scalar:
       out.kind = ConfigNode::Kind::kScalar;
       out.scalar = node.Scalar();
@@ -87,9 +85,11 @@ std::string readFile(const std::string& path, std::vector<ConfigIssue>& issues) 
   }
   const auto size = std::filesystem::file_size(path, ec);
   if (ec || size > kMaxConfigFileBytes) {
-    issues.push_back({"", fmt::format("cannot read config: {}", ec ? ec.message()
-                                      : fmt::format("{} bytes is over the {} byte limit", size, kMaxConfigFileBytes)),
-                      SourceLocation{path}});
+    issues.push_back(
+        {"",
+         fmt::format("cannot read config: {}",
+                     ec ? ec.message() : fmt::format("{} bytes is over the {} byte limit", size, kMaxConfigFileBytes)),
+         SourceLocation{path}});
     return {};
   }
   std::ifstream in(path, std::ios::binary);
@@ -101,9 +101,7 @@ std::string readFile(const std::string& path, std::vector<ConfigIssue>& issues) 
 
 void emit(YAML::Emitter& out, const ConfigNode& node) {
   switch (node.kind) {
-    case ConfigNode::Kind::kNull:
-      out << YAML::Null;
-      break;
+    case ConfigNode::Kind::kNull: out << YAML::Null; break;
     case ConfigNode::Kind::kScalar:
       if (node.quoted) {
         out << YAML::DoubleQuoted << node.scalar;
@@ -127,19 +125,19 @@ void emit(YAML::Emitter& out, const ConfigNode& node) {
   }
 }
 
-ConfigNode loadWithBases(const std::string& path, std::vector<std::string>& chain,
-                         std::vector<ConfigIssue>& issues) {
+ConfigNode loadWithBases(const std::string& path, std::vector<std::string>& chain, std::vector<ConfigIssue>& issues) {
   std::error_code ec;
   const std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
   for (const auto& seen : chain) {
     if (seen == canonical) {
-      issues.push_back({"extends", fmt::format("config files extend each other in a cycle through {}", path),
-                        SourceLocation{path}});
+      issues.push_back(
+          {"extends", fmt::format("config files extend each other in a cycle through {}", path), SourceLocation{path}});
       return ConfigNode::makeMap();
     }
   }
   if (static_cast<int>(chain.size()) >= kMaxExtendsDepth) {
-    issues.push_back({"extends", fmt::format("more than {} levels of extends", kMaxExtendsDepth), SourceLocation{path}});
+    issues.push_back(
+        {"extends", fmt::format("more than {} levels of extends", kMaxExtendsDepth), SourceLocation{path}});
     return ConfigNode::makeMap();
   }
   chain.push_back(canonical);
@@ -161,8 +159,8 @@ ConfigNode loadWithBases(const std::string& path, std::vector<std::string>& chai
     if (base_path.is_relative()) base_path = std::filesystem::path(path).parent_path() / base_path;
     std::error_code exists_ec;
     if (!std::filesystem::is_regular_file(base_path, exists_ec)) {
-      issues.push_back({"extends", fmt::format("cannot read base config {}: no such file", base_path.string()),
-                        base_ref->location});
+      issues.push_back(
+          {"extends", fmt::format("cannot read base config {}: no such file", base_path.string()), base_ref->location});
     } else {
       result = loadWithBases(base_path.string(), chain, issues);
     }

@@ -13,10 +13,10 @@
 namespace gramrl {
 
 struct SourceLocation {
-  std::string file;     // a path, or "command line" for overrides
-  int line = 0;         // 1-based; 0 when unknown
-  int column = 0;       // 1-based
-  std::string detail;   // for overrides: the override text, e.g. "learner.ppo.clip=0.1"
+  std::string file;    // a path, or "command line" for overrides
+  int line = 0;        // 1-based; 0 when unknown
+  int column = 0;      // 1-based
+  std::string detail;  // for overrides: the override text, e.g. "learner.ppo.clip=0.1"
 
   // "configs/x.yaml:14:9" or "command line: learner.ppo.clip=0.1".
   std::string describe() const;
@@ -31,8 +31,8 @@ struct ConfigNode {
   SourceLocation location;  // where this value starts
 
   struct Entry;
-  std::vector<Entry> entries;      // kMap, in document order, keys unique
-  std::vector<ConfigNode> items;   // kSequence
+  std::vector<Entry> entries;     // kMap, in document order, keys unique
+  std::vector<ConfigNode> items;  // kSequence
 
   static ConfigNode makeMap(SourceLocation where = {});
   static ConfigNode makeScalar(std::string text, SourceLocation where = {}, bool quoted = false);
@@ -61,8 +61,8 @@ struct ConfigNode::Entry {
 // One problem found in a config, already formatted as
 // "learner.ppo.clip: expected a number in (0, 1), got -2 (configs/x.yaml:14:9)".
 struct ConfigIssue {
-  std::string path;      // dotted key path; empty for document-level problems
-  std::string message;   // what is wrong
+  std::string path;     // dotted key path; empty for document-level problems
+  std::string message;  // what is wrong
   SourceLocation location;
 
   std::string describe() const;
@@ -70,8 +70,7 @@ struct ConfigIssue {
 
 // Parses YAML text into a tree. Duplicate keys, YAML syntax errors and non-scalar map keys
 // are appended to `issues`; the returned tree holds what could be read.
-ConfigNode parseYaml(const std::string& text, const std::string& file_name,
-                     std::vector<ConfigIssue>& issues);
+ConfigNode parseYaml(const std::string& text, const std::string& file_name, std::vector<ConfigIssue>& issues);
 
 // Reads and parses a file; an unreadable file is an issue, not an exception.
 ConfigNode loadYamlFile(const std::string& path, std::vector<ConfigIssue>& issues);

@@ -169,8 +169,7 @@ struct LearnerOptions {
     v.field(algorithm, "algorithm", "Policy optimisation algorithm.", Choices{{"ppo", "dpo"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
     v.field(total_steps, "total_steps", "Optimiser steps in the run.", Range::atLeast(1));
-    v.field(global_batch_size, "global_batch_size", "Sequences per optimiser step, over all ranks.",
-            Range::atLeast(1));
+    v.field(global_batch_size, "global_batch_size", "Sequences per optimiser step, over all ranks.", Range::atLeast(1));
     v.field(micro_batch_size, "micro_batch_size", "Sequences per forward/backward on one rank.", Range::atLeast(1));
     v.field(lr, "lr", "Peak learning rate (AdamW).", Range::leftOpen(0, 1));
     v.field(weight_decay, "weight_decay", "AdamW decoupled weight decay.", Range::closed(0, 1));
@@ -249,7 +248,8 @@ struct LaunchOptions {
   template <class V>
   void visit(V& v) {
     v.field(mode, "mode", "Where processes run: this machine, or a Slurm job.", Choices{{"local", "slurm"}});
-    v.field(heartbeat_ms, "heartbeat_ms", "Interval of liveness heartbeats to the launcher.", Range::closed(10, 600000));
+    v.field(heartbeat_ms, "heartbeat_ms", "Interval of liveness heartbeats to the launcher.",
+            Range::closed(10, 600000));
     v.field(restart_limit, "restart_limit", "Restarts of a failed process before the run stops.", Range::atLeast(0));
     v.section(rendezvous, "rendezvous", "Where processes find each other.");
     v.section(transport, "transport", "ZeroMQ limits, timeouts and retries.");

@@ -23,8 +23,8 @@
 
 #include <cstdint>
 #include <set>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -143,8 +143,8 @@ class OptionReader {
     if constexpr (!std::is_same_v<T, std::string> && !std::is_same_v<T, bool>) {
       if (range != nullptr && !range->contains(option_detail::asDouble(parsed))) {
         issues_.push_back({path,
-                           std::string(std::is_same_v<T, double> ? "expected a number " : "expected an integer ") + range->describe() +
-                               ", got " + n->scalar,
+                           std::string(std::is_same_v<T, double> ? "expected a number " : "expected an integer ") +
+                               range->describe() + ", got " + n->scalar,
                            n->location});
         return;
       }
@@ -165,8 +165,10 @@ class OptionReader {
     if (n == nullptr) return;
     const std::string path = option_detail::joinPath(path_, key);
     if (!n->isSequence()) {
-      issues_.push_back({path, std::string("expected a list of ") + option_detail::typeName(static_cast<T*>(nullptr)) +
-                                   "s, got " + describeNode(*n), n->location});
+      issues_.push_back({path,
+                         std::string("expected a list of ") + option_detail::typeName(static_cast<T*>(nullptr)) +
+                             "s, got " + describeNode(*n),
+                         n->location});
       return;
     }
     std::vector<T> parsed;
@@ -225,10 +227,10 @@ class OptionWriter {
 
 // One row of the configuration reference.
 struct OptionDoc {
-  std::string path;        // "learner.ppo.clip"
-  std::string type;        // "number", "integer", "bool", "string", "list of strings", "section"
+  std::string path;  // "learner.ppo.clip"
+  std::string type;  // "number", "integer", "bool", "string", "list of strings", "section"
   std::string default_value;
-  std::string allowed;     // "in (0, 1)", "one of a, b", or ""
+  std::string allowed;  // "in (0, 1)", "one of a, b", or ""
   std::string doc;
 };
 

@@ -92,21 +92,20 @@ namespace detail {
 
 // GRAMRL_CHECK(cond, ErrorType, "format {}", values...): throws ErrorType with the formatted
 // message when cond is false. For input from outside gramrl (see NOTE [Two error families]).
-#define GRAMRL_CHECK(cond, ErrorType, ...)                 \
-  do {                                                     \
-    if (!(cond)) [[unlikely]] {                            \
+#define GRAMRL_CHECK(cond, ErrorType, ...)                   \
+  do {                                                       \
+    if (__builtin_expect(!(cond), 0)) {                      \
       throw ::gramrl::ErrorType(::fmt::format(__VA_ARGS__)); \
-    }                                                      \
+    }                                                        \
   } while (0)
 
 // GRAMRL_ASSERT(cond, "format {}", values...): throws InternalError naming the condition and
 // file:line when one of gramrl's own invariants is broken. The message is optional.
-#define GRAMRL_ASSERT(cond, ...)                                                       \
-  do {                                                                                 \
-    if (!(cond)) [[unlikely]] {                                                        \
-      ::gramrl::detail::throwInternal(#cond, __FILE__, __LINE__,                       \
-                                      ::gramrl::detail::assertMessage(__VA_ARGS__));   \
-    }                                                                                  \
+#define GRAMRL_ASSERT(cond, ...)                                                                                \
+  do {                                                                                                          \
+    if (__builtin_expect(!(cond), 0)) {                                                                         \
+      ::gramrl::detail::throwInternal(#cond, __FILE__, __LINE__, ::gramrl::detail::assertMessage(__VA_ARGS__)); \
+    }                                                                                                           \
   } while (0)
 
 namespace gramrl::detail {

@@ -77,8 +77,6 @@ std::string currentTag() {
   return "[" + tag + "]";
 }
 
-void write(Level l, std::string_view message) {
-  state().logger->log(toSpd(l), "{} {}", currentTag(), message);
-}
+void write(Level l, std::string_view message) { state().logger->log(toSpd(l), "{} {}", currentTag(), message); }
 
 }  // namespace gramrl::log

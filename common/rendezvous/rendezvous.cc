@@ -18,8 +18,8 @@ constexpr const char* kKeyPrefix = "gramrl/";
 bool isName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '-' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -74,8 +74,8 @@ RendezvousAddress RendezvousAddress::parse(const std::string& text) {
   GRAMRL_CHECK(port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5, ConfigError,
                "rendezvous address '{}': port '{}' is not a number in [1, 65535]", text, port);
   const long value = std::stol(port);
-  GRAMRL_CHECK(value >= 1 && value <= 65535, ConfigError, "rendezvous address '{}': port {} is not in [1, 65535]",
-               text, value);
+  GRAMRL_CHECK(value >= 1 && value <= 65535, ConfigError, "rendezvous address '{}': port {} is not in [1, 65535]", text,
+               value);
   a.port = static_cast<uint16_t>(value);
   return a;
 }
@@ -84,8 +84,7 @@ std::string RendezvousAddress::toString() const { return fmt::format("{}:{}", ho
 
 std::string endpointKey(const std::string& role, int64_t index, const std::string& name) {
   GRAMRL_CHECK(isName(role), ConfigError, "rendezvous role '{}' must be a short name of [A-Za-z0-9_.-]", role);
-  GRAMRL_CHECK(isName(name), ConfigError, "rendezvous endpoint name '{}' must be a short name of [A-Za-z0-9_.-]",
-               name);
+  GRAMRL_CHECK(isName(name), ConfigError, "rendezvous endpoint name '{}' must be a short name of [A-Za-z0-9_.-]", name);
   GRAMRL_CHECK(index >= 0, ConfigError, "rendezvous index must be >= 0, got {}", index);
   return fmt::format("{}ep/{}/{}/{}", kKeyPrefix, role, index, name);
 }
@@ -132,8 +131,7 @@ std::unique_ptr<Rendezvous> Rendezvous::connect(RendezvousAddress address, std::
 RendezvousAddress Rendezvous::address() const { return impl_->address; }
 bool Rendezvous::isHost() const { return impl_->is_host; }
 
-void Rendezvous::publish(const std::string& role, int64_t index, const std::string& name,
-                         const std::string& endpoint) {
+void Rendezvous::publish(const std::string& role, int64_t index, const std::string& name, const std::string& endpoint) {
   impl_->setFull(endpointKey(role, index, name), endpoint);
 }
 

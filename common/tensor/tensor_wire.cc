@@ -11,7 +11,9 @@
 namespace gramrl {
 namespace {
 
-std::string tensorLabel(const std::string& name) { return name.empty() ? "an unnamed tensor" : "tensor '" + name + "'"; }
+std::string tensorLabel(const std::string& name) {
+  return name.empty() ? "an unnamed tensor" : "tensor '" + name + "'";
+}
 
 }  // namespace
 
@@ -100,7 +102,8 @@ at::Tensor readTensor(wire::Tensor::Reader in, const std::shared_ptr<const trans
     }
     // The deleter owns a reference to the message, keeping the frame alive.
     auto keep = message;
-    return torch::from_blob(ptr, shape, [keep](void*) mutable { keep.reset(); }, options);
+    return torch::from_blob(
+        ptr, shape, [keep](void*) mutable { keep.reset(); }, options);
   });
 }
 

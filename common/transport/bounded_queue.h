@@ -73,8 +73,7 @@ class BoundedQueue {
   // (isClosed() tells which).
   std::optional<T> popUntil(Clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!waitUntil(lock, not_empty_, deadline, [&] { return closed_ || !items_.empty(); }) ||
-        items_.empty()) {
+    if (!waitUntil(lock, not_empty_, deadline, [&] { return closed_ || !items_.empty(); }) || items_.empty()) {
       return std::nullopt;
     }
     T item = std::move(items_.front());
@@ -133,8 +132,8 @@ class BoundedQueue {
  private:
   // Waits for `ready` until `deadline`; time_point::max() waits forever and min() not at all.
   template <class Ready>
-  static bool waitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
-                        Clock::time_point deadline, Ready ready) {
+  static bool waitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Clock::time_point deadline,
+                        Ready ready) {
     if (deadline == Clock::time_point::max()) {
       cv.wait(lock, ready);
       return true;

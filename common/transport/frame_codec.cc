@@ -40,8 +40,8 @@ std::string_view toString(Channel channel) {
 
 namespace detail {
 void throwProtocolFromKj(std::string_view what, const kj::Exception& e) {
-  throw ProtocolError(fmt::format("malformed message while reading {}: {}", what,
-                                  std::string_view(e.getDescription().cStr())));
+  throw ProtocolError(
+      fmt::format("malformed message while reading {}: {}", what, std::string_view(e.getDescription().cStr())));
 }
 }  // namespace detail
 
@@ -59,9 +59,7 @@ capnp::MallocMessageBuilder& OutgoingMessage::builder() {
   return *builder_;
 }
 
-void OutgoingMessage::keepAlive(std::shared_ptr<const void> owner) {
-  keep_alive_.push_back(std::move(owner));
-}
+void OutgoingMessage::keepAlive(std::shared_ptr<const void> owner) { keep_alive_.push_back(std::move(owner)); }
 
 size_t OutgoingMessage::byteSize() {
   size_t bytes = 0;
@@ -88,8 +86,8 @@ EncodedMessage::EncodedMessage(Channel channel, OutgoingMessage&& message) : cha
   shared->builder = std::move(message.builder_);
   shared->keep_alive = std::move(message.keep_alive_);
   shared->segments = shared->builder->getSegmentsForOutput();
-  GRAMRL_ASSERT(shared->segments.size() > 0 && shared->segments.size() <= UINT32_MAX,
-                "capnp produced {} segments", shared->segments.size());
+  GRAMRL_ASSERT(shared->segments.size() > 0 && shared->segments.size() <= UINT32_MAX, "capnp produced {} segments",
+                shared->segments.size());
   std::memcpy(shared->header, kMagic, 4);
   shared->header[4] = kWireFormatVersion;
   shared->header[5] = static_cast<unsigned char>(channel);
@@ -169,40 +167,36 @@ IncomingMessage decodeFrames(Channel expected, Frames&& frames, const ReceiveLim
   GRAMRL_CHECK(!frames.empty(), ProtocolError, "empty message on the {} channel", want);
   const zmq::message_t& header_frame = frames[0];
   GRAMRL_CHECK(header_frame.size() == kFrameHeaderBytes, ProtocolError,
-               "{} channel: header frame is {} bytes, expected {} (not a gramrl message?)", want,
-               header_frame.size(), kFrameHeaderBytes);
+               "{} channel: header frame is {} bytes, expected {} (not a gramrl message?)", want, header_frame.size(),
+               kFrameHeaderBytes);
   const auto* h = static_cast<const unsigned char*>(header_frame.data());
   GRAMRL_CHECK(std::memcmp(h, kMagic, 4) == 0, ProtocolError,
-               "{} channel: bad magic {:02x} {:02x} {:02x} {:02x}, expected 'GRL1' (not a gramrl message)",
-               want, h[0], h[1], h[2], h[3]);
+               "{} channel: bad magic {:02x} {:02x} {:02x} {:02x}, expected 'GRL1' (not a gramrl message)", want, h[0],
+               h[1], h[2], h[3]);
   GRAMRL_CHECK(h[4] == kWireFormatVersion, ProtocolError,
-               "{} channel: wire format version {}, this build speaks version {}", want, h[4],
-               kWireFormatVersion);
+               "{} channel: wire format version {}, this build speaks version {}", want, h[4], kWireFormatVersion);
   GRAMRL_CHECK(isKnownChannel(h[5]), ProtocolError, "{} channel: unknown channel id {}", want, h[5]);
   GRAMRL_CHECK(h[5] == static_cast<uint8_t>(expected), ProtocolError,
-               "{} channel: received a message of the {} channel (id {}); is an endpoint misconfigured?",
-               want, toString(static_cast<Channel>(h[5])), h[5]);
+               "{} channel: received a message of the {} channel (id {}); is an endpoint misconfigured?", want,
+               toString(static_cast<Channel>(h[5])), h[5]);
   GRAMRL_CHECK(getU16(h + 6) == 0 && getU32(h + 12) == 0, ProtocolError,
-               "{} channel: reserved header fields are {} and {}, expected 0", want, getU16(h + 6),
-               getU32(h + 12));
+               "{} channel: reserved header fields are {} and {}, expected 0", want, getU16(h + 6), getU32(h + 12));
   const uint32_t segment_count = getU32(h + 8);
   GRAMRL_CHECK(segment_count >= 1 && segment_count <= limits.max_segments, ProtocolError,
                "{} channel: {} segments, expected 1 to {}", want, segment_count, limits.max_segments);
   GRAMRL_CHECK(frames.size() == size_t{1} + segment_count, ProtocolError,
-               "{} channel: header announces {} segments but the message has {} frames after it",
-               want, segment_count, frames.size() - 1);
+               "{} channel: header announces {} segments but the message has {} frames after it", want, segment_count,
+               frames.size() - 1);
 
   size_t total = kFrameHeaderBytes;
   for (size_t i = 1; i < frames.size(); ++i) {
     const size_t size = frames[i].size();
     GRAMRL_CHECK(size > 0 && size % sizeof(capnp::word) == 0, ProtocolError,
-                 "{} channel: segment {} is {} bytes, expected a non-zero multiple of 8", want, i - 1,
-                 size);
+                 "{} channel: segment {} is {} bytes, expected a non-zero multiple of 8", want, i - 1, size);
     total += size;
   }
   GRAMRL_CHECK(total <= limits.max_message_bytes, ProtocolError,
-               "{} channel: message is {} bytes, above the limit of {} bytes", want, total,
-               limits.max_message_bytes);
+               "{} channel: message is {} bytes, above the limit of {} bytes", want, total, limits.max_message_bytes);
 
   IncomingMessage message;
   message.channel_ = expected;
@@ -229,13 +223,11 @@ IncomingMessage decodeFrames(Channel expected, Frames&& frames, const ReceiveLim
   try {
     auto root = message.reader_->getRoot<capnp::AnyPointer>();
     GRAMRL_CHECK(root.isStruct(), ProtocolError,
-                 "{} channel: the root pointer is not a struct ({} bytes in {} segments)", want, total,
-                 segment_count);
+                 "{} channel: the root pointer is not a struct ({} bytes in {} segments)", want, total, segment_count);
     root.targetSize();  // walks every pointer once; throws on anything out of bounds
   } catch (const kj::Exception& e) {
-    throw ProtocolError(fmt::format("{} channel: malformed Cap'n Proto message ({} bytes in {} segments): {}",
-                                    want, total, segment_count,
-                                    std::string_view(e.getDescription().cStr())));
+    throw ProtocolError(fmt::format("{} channel: malformed Cap'n Proto message ({} bytes in {} segments): {}", want,
+                                    total, segment_count, std::string_view(e.getDescription().cStr())));
   }
   return message;
 }

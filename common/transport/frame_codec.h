@@ -90,9 +90,13 @@ class OutgoingMessage {
   ~OutgoingMessage();
 
   template <class T>
-  typename T::Builder initRoot() { return builder().initRoot<T>(); }
+  typename T::Builder initRoot() {
+    return builder().initRoot<T>();
+  }
   template <class T>
-  typename T::Builder getRoot() { return builder().getRoot<T>(); }
+  typename T::Builder getRoot() {
+    return builder().getRoot<T>();
+  }
   capnp::MallocMessageBuilder& builder();
   // For Orphanage::referenceExternalData: put a large buffer in the message without copying.
   // The data must be 8-byte aligned and its owner passed to keepAlive().

@@ -17,8 +17,8 @@ constexpr size_t kPeerFrameBytes = 256;
 
 }  // namespace
 
-MessageSocket::MessageSocket(ZmqContext& context, SocketType type, Channel channel,
-                             SocketOptions options, ReceiveLimits limits)
+MessageSocket::MessageSocket(ZmqContext& context, SocketType type, Channel channel, SocketOptions options,
+                             ReceiveLimits limits)
     : socket_(context, type, std::move(options)), channel_(channel), limits_(limits) {
   if (type == SocketType::kSub) socket_.subscribe("");
 }
@@ -30,8 +30,8 @@ bool MessageSocket::send(OutgoingMessage&& message, Deadline deadline) {
 bool MessageSocket::send(const EncodedMessage& message, Deadline deadline) {
   GRAMRL_ASSERT(socket_.type() != SocketType::kRouter, "send on a ROUTER socket: use sendTo(peer, ...)");
   GRAMRL_ASSERT(canSend(socket_.type()), "send on a {} socket", toString(socket_.type()));
-  GRAMRL_ASSERT(message.channel() == channel_, "sending a {} message on a {} socket",
-                toString(message.channel()), toString(channel_));
+  GRAMRL_ASSERT(message.channel() == channel_, "sending a {} message on a {} socket", toString(message.channel()),
+                toString(channel_));
   Frames frames = message.frames();
   return socket_.sendFrames(frames, deadline);
 }
@@ -41,10 +41,9 @@ bool MessageSocket::sendTo(std::string_view peer, OutgoingMessage&& message, Dea
 }
 
 bool MessageSocket::sendTo(std::string_view peer, const EncodedMessage& message, Deadline deadline) {
-  GRAMRL_ASSERT(socket_.type() == SocketType::kRouter, "sendTo on a {} socket",
-                toString(socket_.type()));
-  GRAMRL_ASSERT(message.channel() == channel_, "sending a {} message on a {} socket",
-                toString(message.channel()), toString(channel_));
+  GRAMRL_ASSERT(socket_.type() == SocketType::kRouter, "sendTo on a {} socket", toString(socket_.type()));
+  GRAMRL_ASSERT(message.channel() == channel_, "sending a {} message on a {} socket", toString(message.channel()),
+                toString(channel_));
   Frames payload = message.frames();
   Frames frames;
   frames.reserve(1 + payload.size());
@@ -70,10 +69,10 @@ std::optional<Received> MessageSocket::recv(Deadline deadline) {
   if (multipart->isTruncated()) {
     size_t kept_bytes = 0;
     for (const auto& frame : frames) kept_bytes += frame.size();
-    received.error = fmt::format(
-        "{} channel: message too large: {} frames, {} bytes (limits: {} segments, {} bytes)",
-        toString(channel_), frames.size() + multipart->dropped_frames,
-        kept_bytes + multipart->dropped_bytes, limits_.max_segments, limits_.max_message_bytes);
+    received.error =
+        fmt::format("{} channel: message too large: {} frames, {} bytes (limits: {} segments, {} bytes)",
+                    toString(channel_), frames.size() + multipart->dropped_frames,
+                    kept_bytes + multipart->dropped_bytes, limits_.max_segments, limits_.max_message_bytes);
   } else {
     try {
       received.message = decodeFrames(channel_, std::move(frames), limits_);

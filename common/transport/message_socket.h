@@ -32,8 +32,8 @@ struct Received {
 // SystemError for libzmq failures; never for a malformed incoming message (see recv).
 class MessageSocket {
  public:
-  MessageSocket(ZmqContext& context, SocketType type, Channel channel,
-                SocketOptions options = {}, ReceiveLimits limits = {});
+  MessageSocket(ZmqContext& context, SocketType type, Channel channel, SocketOptions options = {},
+                ReceiveLimits limits = {});
 
   std::string bind(const std::string& endpoint) { return socket_.bind(endpoint); }
   void connect(const std::string& endpoint) { socket_.connect(endpoint); }

@@ -14,19 +14,22 @@ namespace {
 
 enum class Failure { kNone, kTimeout, kOverloaded, kDisconnected };
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 }  // namespace
 
-RequestCore::RequestCore(ZmqContext& context, Channel channel, std::vector<std::string> endpoints,
-                         RetryPolicy policy, SocketOptions socket_options, ReceiveLimits limits)
-    : context_(context), channel_(channel), endpoints_(std::move(endpoints)), policy_(policy),
-      socket_options_(std::move(socket_options)), limits_(limits), owner_(std::this_thread::get_id()) {
+RequestCore::RequestCore(ZmqContext& context, Channel channel, std::vector<std::string> endpoints, RetryPolicy policy,
+                         SocketOptions socket_options, ReceiveLimits limits)
+    : context_(context),
+      channel_(channel),
+      endpoints_(std::move(endpoints)),
+      policy_(policy),
+      socket_options_(std::move(socket_options)),
+      limits_(limits),
+      owner_(std::this_thread::get_id()) {
   GRAMRL_CHECK(!endpoints_.empty(), ConfigError, "{} client: no endpoints given", toString(channel));
-  GRAMRL_CHECK(policy_.max_attempts >= 1, ConfigError,
-               "{} client: retry.max_attempts must be >= 1, got {}", toString(channel), policy_.max_attempts);
+  GRAMRL_CHECK(policy_.max_attempts >= 1, ConfigError, "{} client: retry.max_attempts must be >= 1, got {}",
+               toString(channel), policy_.max_attempts);
   GRAMRL_CHECK(policy_.attempt_timeout.count() > 0, ConfigError,
                "{} client: retry.attempt_timeout must be > 0 ms, got {}", toString(channel),
                policy_.attempt_timeout.count());
@@ -58,8 +61,7 @@ void RequestCore::adoptByCurrentThread() {
 
 MessageSocket& RequestCore::socketFor(size_t index) {
   if (!sockets_[index]) {
-    auto socket = std::make_unique<MessageSocket>(context_, SocketType::kDealer, channel_,
-                                                  socket_options_, limits_);
+    auto socket = std::make_unique<MessageSocket>(context_, SocketType::kDealer, channel_, socket_options_, limits_);
     socket->connect(endpoints_[index]);
     sockets_[index] = std::move(socket);
   }
@@ -89,8 +91,8 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
       std::this_thread::sleep_for(std::min(backoff, backoff_max));
       backoff *= policy_.backoff_multiplier;
     }
-    GRAMRL_CHECK(!context_.isShutdown(), Disconnected,
-                 "{} request seq {}: the ZeroMQ context was shut down", toString(channel_), seq);
+    GRAMRL_CHECK(!context_.isShutdown(), Disconnected, "{} request seq {}: the ZeroMQ context was shut down",
+                 toString(channel_), seq);
     const size_t index = (first_ + static_cast<size_t>(attempt)) % n;
     const std::string& endpoint = endpoints_[index];
     MessageSocket& socket = socketFor(index);
@@ -110,14 +112,14 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
       if (!reply) break;
       if (!reply->ok()) {
         resetSocket(index);
-        throw ProtocolError(fmt::format("{} request seq {}: invalid reply from {}: {}", toString(channel_),
-                                        seq, endpoint, reply->error));
+        throw ProtocolError(fmt::format("{} request seq {}: invalid reply from {}: {}", toString(channel_), seq,
+                                        endpoint, reply->error));
       }
       const uint64_t reply_seq = seq_of(reply->message);
       if (reply_seq == seq) break;
       ++stats_.stale_replies;
-      log::debug("{} request seq {}: dropped a stale reply with seq {} from {}", toString(channel_), seq,
-                 reply_seq, endpoint);
+      log::debug("{} request seq {}: dropped a stale reply with seq {} from {}", toString(channel_), seq, reply_seq,
+                 endpoint);
     }
     if (!reply) {
       ++stats_.timeouts;
@@ -141,13 +143,13 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
       last_detail = fmt::format("{}: {}", endpoint, e.what());
     }
     ++stats_.retryable_errors;
-    log::debug("{} request seq {}: attempt {} of {} failed ({}); retrying", toString(channel_), seq,
-               attempt + 1, policy_.max_attempts, last_detail);
+    log::debug("{} request seq {}: attempt {} of {} failed ({}); retrying", toString(channel_), seq, attempt + 1,
+               policy_.max_attempts, last_detail);
   }
 
   const std::string what = fmt::format(
-      "{} request seq {} failed after {} attempt(s) in {:.3f} s to [{}]; last error: {}", toString(channel_),
-      seq, policy_.max_attempts, secondsSince(start), fmt::join(endpoints_, ", "), last_detail);
+      "{} request seq {} failed after {} attempt(s) in {:.3f} s to [{}]; last error: {}", toString(channel_), seq,
+      policy_.max_attempts, secondsSince(start), fmt::join(endpoints_, ", "), last_detail);
   switch (last) {
     case Failure::kOverloaded: throw Overloaded(what);
     case Failure::kDisconnected: throw Disconnected(what);

@@ -43,10 +43,10 @@ struct RetryPolicy {
 struct RequestStats {
   uint64_t calls = 0;
   uint64_t attempts = 0;
-  uint64_t timeouts = 0;        // attempts that got no matching reply in time
+  uint64_t timeouts = 0;          // attempts that got no matching reply in time
   uint64_t retryable_errors = 0;  // validate() asked for a retry
-  uint64_t stale_replies = 0;   // replies whose seq did not match, dropped
-  uint64_t socket_resets = 0;   // DEALERs closed after a timeout (Lazy Pirate)
+  uint64_t stale_replies = 0;     // replies whose seq did not match, dropped
+  uint64_t socket_resets = 0;     // DEALERs closed after a timeout (Lazy Pirate)
 };
 
 namespace detail {
@@ -54,8 +54,8 @@ namespace detail {
 // The non-template part of RequestClient (request_client.cc).
 class RequestCore {
  public:
-  RequestCore(ZmqContext& context, Channel channel, std::vector<std::string> endpoints,
-              RetryPolicy policy, SocketOptions socket_options, ReceiveLimits limits);
+  RequestCore(ZmqContext& context, Channel channel, std::vector<std::string> endpoints, RetryPolicy policy,
+              SocketOptions socket_options, ReceiveLimits limits);
   ~RequestCore();
 
   uint64_t takeSeq() { return next_seq_++; }
@@ -100,8 +100,8 @@ class RequestClient {
   // `endpoints`: one or more replicas serving the channel (ROUTER sockets). Sockets are
   // created on first use, so construction does not connect. socket_options.linger_ms is
   // forced to 0: a request whose call has ended is discarded, never delivered later.
-  RequestClient(ZmqContext& context, Channel channel, std::vector<std::string> endpoints,
-                RetryPolicy policy = {}, SocketOptions socket_options = {}, ReceiveLimits limits = {})
+  RequestClient(ZmqContext& context, Channel channel, std::vector<std::string> endpoints, RetryPolicy policy = {},
+                SocketOptions socket_options = {}, ReceiveLimits limits = {})
       : core_(context, channel, std::move(endpoints), policy, std::move(socket_options), limits) {}
 
   // Builds a request (sets its seq, then fill(Envelope::Builder&) writes the body; fill runs
@@ -121,8 +121,7 @@ class RequestClient {
     fill(root);
     const EncodedMessage request(core_.channel(), std::move(message));
     return core_.exchange(
-        seq, request,
-        [](const IncomingMessage& reply) -> uint64_t { return reply.getRoot<Envelope>().getSeq(); },
+        seq, request, [](const IncomingMessage& reply) -> uint64_t { return reply.getRoot<Envelope>().getSeq(); },
         [&validate](const IncomingMessage& reply) {
           protocolGuard("the reply", [&] { validate(reply.getRoot<Envelope>()); });
         });

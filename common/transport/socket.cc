@@ -58,17 +58,15 @@ std::string_view toString(SocketType type) {
 }
 
 Socket::Socket(ZmqContext& context, SocketType type, SocketOptions options)
-    : context_(&context), type_(type), options_(std::move(options)),
-      owner_(std::this_thread::get_id()) {
+    : context_(&context), type_(type), options_(std::move(options)), owner_(std::this_thread::get_id()) {
   handle_ = zmq_socket(context.raw().handle(), zmqTypeOf(type));
   if (handle_ == nullptr) throwZmqError(zmq_errno(), "socket", toString(type));
   context_->socketOpened();
   try {
     GRAMRL_CHECK(options_.max_message_bytes >= -1, ConfigError,
-                 "SocketOptions.max_message_bytes: expected -1 or a size in bytes, got {}",
-                 options_.max_message_bytes);
-    GRAMRL_CHECK(options_.routing_id.size() <= 255, ConfigError,
-                 "SocketOptions.routing_id: at most 255 bytes, got {}", options_.routing_id.size());
+                 "SocketOptions.max_message_bytes: expected -1 or a size in bytes, got {}", options_.max_message_bytes);
+    GRAMRL_CHECK(options_.routing_id.size() <= 255, ConfigError, "SocketOptions.routing_id: at most 255 bytes, got {}",
+                 options_.routing_id.size());
     const int64_t max_bytes = options_.max_message_bytes;
     setOption(ZMQ_MAXMSGSIZE, &max_bytes, sizeof(max_bytes), "ZMQ_MAXMSGSIZE");
     setIntOption(ZMQ_LINGER, options_.linger_ms, "ZMQ_LINGER");
@@ -79,8 +77,7 @@ Socket::Socket(ZmqContext& context, SocketType type, SocketOptions options)
     }
     if (options_.immediate) setIntOption(ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE");
     if (!options_.routing_id.empty()) {
-      setOption(ZMQ_ROUTING_ID, options_.routing_id.data(), options_.routing_id.size(),
-                "ZMQ_ROUTING_ID");
+      setOption(ZMQ_ROUTING_ID, options_.routing_id.data(), options_.routing_id.size(), "ZMQ_ROUTING_ID");
     }
   } catch (...) {
     close();
@@ -91,8 +88,12 @@ Socket::Socket(ZmqContext& context, SocketType type, SocketOptions options)
 Socket::~Socket() { close(); }
 
 Socket::Socket(Socket&& other) noexcept
-    : context_(other.context_), handle_(std::exchange(other.handle_, nullptr)), type_(other.type_),
-      options_(std::move(other.options_)), owner_(other.owner_), bound_(std::move(other.bound_)),
+    : context_(other.context_),
+      handle_(std::exchange(other.handle_, nullptr)),
+      type_(other.type_),
+      options_(std::move(other.options_)),
+      owner_(other.owner_),
+      bound_(std::move(other.bound_)),
       connected_(std::move(other.connected_)) {}
 
 Socket& Socket::operator=(Socket&& other) noexcept {
@@ -135,19 +136,15 @@ void Socket::checkOwner(const char* operation) const {
 }
 
 void Socket::checkOpen(const char* operation) const {
-  GRAMRL_ASSERT(handle_ != nullptr, "{} on a closed or moved-from {} socket", operation,
-                toString(type_));
+  GRAMRL_ASSERT(handle_ != nullptr, "{} on a closed or moved-from {} socket", operation, toString(type_));
   checkOwner(operation);
 }
 
 void Socket::setOption(int option, const void* value, size_t size, const char* name) {
-  GRAMRL_ZMQ_CHECK(zmq_setsockopt(handle_, option, value, size), fmt::format("setsockopt {}", name),
-                   describe());
+  GRAMRL_ZMQ_CHECK(zmq_setsockopt(handle_, option, value, size), fmt::format("setsockopt {}", name), describe());
 }
 
-void Socket::setIntOption(int option, int value, const char* name) {
-  setOption(option, &value, sizeof(value), name);
-}
+void Socket::setIntOption(int option, int value, const char* name) { setOption(option, &value, sizeof(value), name); }
 
 void Socket::setLinger(int linger_ms) {
   checkOpen("setLinger");
@@ -160,8 +157,8 @@ std::string Socket::bind(const std::string& endpoint) {
   GRAMRL_ZMQ_CHECK(zmq_bind(handle_, endpoint.c_str()), "bind", endpoint);
   char resolved[1024];
   size_t size = sizeof(resolved);
-  GRAMRL_ZMQ_CHECK(zmq_getsockopt(handle_, ZMQ_LAST_ENDPOINT, resolved, &size),
-                   "getsockopt ZMQ_LAST_ENDPOINT", endpoint);
+  GRAMRL_ZMQ_CHECK(zmq_getsockopt(handle_, ZMQ_LAST_ENDPOINT, resolved, &size), "getsockopt ZMQ_LAST_ENDPOINT",
+                   endpoint);
   std::string result(resolved, size > 0 && resolved[size - 1] == '\0' ? size - 1 : size);
   bound_.push_back(result);
   return result;
@@ -224,7 +221,8 @@ bool Socket::sendFrames(Frames& frames, Deadline deadline) {
     if (err != EAGAIN) throwZmqError(err, "send", describe());
     if (deadline != noDeadline() && Clock::now() >= deadline) return false;
     if (polled_ready) {
-      const auto left = deadline == noDeadline() ? backoff : std::min<Clock::duration>(backoff, deadline - Clock::now());
+      const auto left =
+          deadline == noDeadline() ? backoff : std::min<Clock::duration>(backoff, deadline - Clock::now());
       std::this_thread::sleep_for(left);
       backoff = std::min(backoff * 2, std::chrono::microseconds(2000));
     }
@@ -241,8 +239,7 @@ bool Socket::sendFrames(Frames& frames, Deadline deadline) {
   return true;
 }
 
-std::optional<Socket::Multipart> Socket::recvMultipart(Deadline deadline, size_t max_frames,
-                                                       size_t max_bytes) {
+std::optional<Socket::Multipart> Socket::recvMultipart(Deadline deadline, size_t max_frames, size_t max_bytes) {
   checkOpen("recvMultipart");
   zmq::message_t part;
   for (;;) {

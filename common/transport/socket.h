@@ -102,8 +102,8 @@ class Socket {
   // than max_frames frames or max_bytes bytes: parts past either bound are received and
   // released at once, and counted.
   struct Multipart {
-    Frames frames;                // the parts kept, in order (a prefix of the message)
-    size_t dropped_frames = 0;    // parts after the kept prefix
+    Frames frames;              // the parts kept, in order (a prefix of the message)
+    size_t dropped_frames = 0;  // parts after the kept prefix
     size_t dropped_bytes = 0;
     bool isTruncated() const { return dropped_frames > 0; }
   };

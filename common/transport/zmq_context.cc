@@ -10,8 +10,8 @@
 namespace gramrl::transport {
 
 void throwZmqError(int error_number, std::string_view operation, std::string_view target) {
-  const std::string what = fmt::format("zmq {} {}: {} (errno {})", operation, target,
-                                       zmq_strerror(error_number), error_number);
+  const std::string what =
+      fmt::format("zmq {} {}: {} (errno {})", operation, target, zmq_strerror(error_number), error_number);
   if (error_number == ETERM) {
     throw Disconnected(what + "; the ZeroMQ context was shut down");
   }
@@ -27,8 +27,7 @@ ZmqContext::~ZmqContext() {
   shutdown();
   const int live = liveSockets();
   if (live > 0) {
-    log::warn("ZmqContext destroyed with {} socket(s) still open; waiting for their owners to close them",
-              live);
+    log::warn("ZmqContext destroyed with {} socket(s) still open; waiting for their owners to close them", live);
   }
   context_.close();  // zmq_ctx_term: waits for every socket to close (bounded by their linger)
 }

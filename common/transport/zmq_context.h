@@ -18,8 +18,7 @@ namespace gramrl::transport {
 
 // Throws Disconnected or SystemError for a libzmq error number (see NOTE [libzmq errors]).
 // `operation` is e.g. "bind" or "send"; `target` the endpoint or a description of the socket.
-[[noreturn]] void throwZmqError(int error_number, std::string_view operation,
-                                std::string_view target);
+[[noreturn]] void throwZmqError(int error_number, std::string_view operation, std::string_view target);
 
 // RAII owner of a zmq::context_t, shared by every socket of the process (sockets keep a
 // reference; the context must outlive them).
@@ -64,9 +63,9 @@ class ZmqContext {
 
 // GRAMRL_ZMQ_CHECK(call, "operation", target): runs a libzmq C call that returns -1 on failure
 // and converts the failure with throwZmqError (see NOTE [libzmq errors]).
-#define GRAMRL_ZMQ_CHECK(call, operation, target)                                  \
-  do {                                                                             \
-    if ((call) == -1) [[unlikely]] {                                               \
-      ::gramrl::transport::throwZmqError(zmq_errno(), (operation), (target));      \
-    }                                                                              \
+#define GRAMRL_ZMQ_CHECK(call, operation, target)                             \
+  do {                                                                        \
+    if ((call) == -1) [[unlikely]] {                                          \
+      ::gramrl::transport::throwZmqError(zmq_errno(), (operation), (target)); \
+    }                                                                         \
   } while (0)

@@ -16,9 +16,8 @@ namespace fs = std::filesystem;
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("gramrl_config_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("gramrl_config_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -64,14 +63,15 @@ TEST_F(ConfigTest, ReadsNestedValues) {
 
 TEST_F(ConfigTest, UnknownKeySuggestsTheClosestName) {
   const std::string p = write("typo.yaml", "learner:\n  ppo:\n    clp: 0.1\n");
-  EXPECT_EQ(errors(p), std::vector<std::string>{"learner.ppo.clp: unknown key (did you mean learner.ppo.clip?) (" +
-                                                p + ":3:5)"});
+  EXPECT_EQ(errors(p),
+            std::vector<std::string>{"learner.ppo.clp: unknown key (did you mean learner.ppo.clip?) (" + p + ":3:5)"});
 }
 
 TEST_F(ConfigTest, UnknownKeyWithoutNearNameListsKnownKeys) {
   const std::string p = write("unknown.yaml", "reward:\n  zzzzzzzz: 1\n");
   EXPECT_EQ(errors(p), std::vector<std::string>{"reward.zzzzzzzz: unknown key (known keys here: backend, model, "
-                                                "replicas, transform, debias) (" + p + ":2:3)"});
+                                                "replicas, transform, debias) (" +
+                                                p + ":2:3)"});
 }
 
 TEST_F(ConfigTest, UnknownSection) {
@@ -111,8 +111,8 @@ TEST_F(ConfigTest, OutOfRangeValues) {
 
 TEST_F(ConfigTest, DuplicateKeys) {
   const std::string p = write("dup.yaml", "learner:\n  lr: 0.1\n  ranks: 2\n  lr: 0.2\n");
-  EXPECT_EQ(errors(p), std::vector<std::string>{"learner.lr: duplicate key (first defined at " + p + ":2:3) (" + p +
-                                                ":4:3)"});
+  EXPECT_EQ(errors(p),
+            std::vector<std::string>{"learner.lr: duplicate key (first defined at " + p + ":2:3) (" + p + ":4:3)"});
 }
 
 TEST_F(ConfigTest, DuplicateSections) {
@@ -144,16 +144,17 @@ TEST_F(ConfigTest, TopLevelMustBeAMapping) {
 TEST_F(ConfigTest, CrossFieldConstraint) {
   const std::string p = write("batch.yaml", "learner:\n  global_batch_size: 30\n  micro_batch_size: 4\n  ranks: 2\n");
   EXPECT_EQ(errors(p), std::vector<std::string>{"learner.global_batch_size: expected a multiple of micro_batch_size * "
-                                                "ranks (4 * 2), got 30 (" + p + ":2:22)"});
+                                                "ranks (4 * 2), got 30 (" +
+                                                p + ":2:22)"});
 }
 
 TEST_F(ConfigTest, ExtendsMergesSectionBySection) {
   write("base.yaml", "learner:\n  lr: 0.01\n  ppo:\n    clip: 0.3\n    epochs: 4\nreward:\n  replicas: 3\n");
   const std::string child = write("child.yaml", "extends: base.yaml\nlearner:\n  ppo:\n    clip: 0.1\n");
   ExperimentConfig c = loadExperimentConfig(child);
-  EXPECT_DOUBLE_EQ(c.learner.lr, 0.01);         // from the base
-  EXPECT_DOUBLE_EQ(c.learner.ppo.clip, 0.1);    // the child wins
-  EXPECT_EQ(c.learner.ppo.epochs, 4);           // sibling keys of the base survive
+  EXPECT_DOUBLE_EQ(c.learner.lr, 0.01);       // from the base
+  EXPECT_DOUBLE_EQ(c.learner.ppo.clip, 0.1);  // the child wins
+  EXPECT_EQ(c.learner.ppo.epochs, 4);         // sibling keys of the base survive
   EXPECT_EQ(c.reward.replicas, 3);
 }
 
@@ -161,8 +162,8 @@ TEST_F(ConfigTest, ExtendsChainsAndReportsErrorsInTheRightFile) {
   const std::string base = write("base.yaml", "learner:\n  ppo:\n    clip: 7\n");
   write("mid.yaml", "extends: base.yaml\nreward:\n  replicas: 2\n");
   const std::string top = write("top.yaml", "extends: mid.yaml\n");
-  EXPECT_EQ(errors(top), std::vector<std::string>{"learner.ppo.clip: expected a number in (0, 1), got 7 (" + base +
-                                                  ":3:11)"});
+  EXPECT_EQ(errors(top),
+            std::vector<std::string>{"learner.ppo.clip: expected a number in (0, 1), got 7 (" + base + ":3:11)"});
 }
 
 TEST_F(ConfigTest, ExtendsMissingBase) {
@@ -220,9 +221,14 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()),
-              p + " has 3 errors:\n"
-                  "  reward.replicas: expected an integer in [1, 1024], got 0 (" + p + ":5:13)\n"
-                  "  learner.lr: expected a number in (0, 1], got -1 (" + p + ":2:7)\n"
+              p +
+                  " has 3 errors:\n"
+                  "  reward.replicas: expected an integer in [1, 1024], got 0 (" +
+                  p +
+                  ":5:13)\n"
+                  "  learner.lr: expected a number in (0, 1], got -1 (" +
+                  p +
+                  ":2:7)\n"
                   "  learner.bogus: unknown key (known keys here: algorithm, ranks, total_steps, global_batch_size, "
                   "micro_batch_size, lr, weight_decay, schedule, warmup_ratio, max_grad_norm, ppo, dpo, checkpoint) (" +
                   p + ":3:3)");
@@ -230,8 +236,9 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
 }
 
 TEST_F(ConfigTest, ResolvedYamlReadsBackToTheSameConfig) {
-  const std::string p = write("r.yaml", "learner:\n  lr: 3.0e-7\n  ppo:\n    clip: 0.15\nexperiment:\n  name: 'a: b'\n"
-                                        "launch:\n  slurm:\n    extra_args: ['--x=1', y]\n");
+  const std::string p = write("r.yaml",
+                              "learner:\n  lr: 3.0e-7\n  ppo:\n    clip: 0.15\nexperiment:\n  name: 'a: b'\n"
+                              "launch:\n  slurm:\n    extra_args: ['--x=1', y]\n");
   ExperimentConfig c = loadExperimentConfig(p);
   const std::string yaml = toYaml(c);
   const std::string again = write("again.yaml", yaml);
@@ -246,7 +253,8 @@ TEST_F(ConfigTest, NumbersAreStrict) {
   const std::string p = write("n.yaml", "learner:\n  lr: .inf\n  total_steps: 99999999999999999999\n");
   EXPECT_EQ(errors(p), (std::vector<std::string>{
                            "learner.total_steps: expected an integer, got 99999999999999999999 (out of the 64-bit "
-                           "range) (" + p + ":3:16)",
+                           "range) (" +
+                               p + ":3:16)",
                            "learner.lr: expected a number, got .inf (" + p + ":2:7)",
                        }));
 }

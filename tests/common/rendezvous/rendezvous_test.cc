@@ -3,11 +3,11 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/io.hpp>
 #include <boost/process/pipe.hpp>
-#include <gtest/gtest.h>
 
 #include "common/core/errors.h"
 #include "common/rendezvous/rendezvous.h"

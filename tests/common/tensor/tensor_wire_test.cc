@@ -1,8 +1,8 @@
 #include <memory>
 #include <string>
 
-#include <torch/torch.h>
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include "common/core/errors.h"
 #include "common/tensor/tensor_wire.h"
@@ -59,7 +59,7 @@ TEST(TensorWire, ScalarsEmptyAndNonContiguousTensors) {
 }
 
 TEST(TensorWire, AlignedTensorsAreReferencedAndReadInPlace) {
-  at::Tensor big = torch::randn({256, 1024});  // 1 MiB, 64-byte aligned by torch's allocator
+  at::Tensor big = torch::randn({256, 1024});       // 1 MiB, 64-byte aligned by torch's allocator
   at::Tensor odd = torch::ones({3}, torch::kHalf);  // 6 bytes: not a multiple of 8, copied
   std::vector<bool> referenced;
   auto msg = roundTrip({{"big", big}, {"odd", odd}}, &referenced);

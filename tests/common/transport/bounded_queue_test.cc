@@ -35,9 +35,7 @@ class Latch {
   int count_;
 };
 
-TEST(BoundedQueue, ZeroCapacityIsAConfigError) {
-  EXPECT_THROW(BoundedQueue<int>(0), ConfigError);
-}
+TEST(BoundedQueue, ZeroCapacityIsAConfigError) { EXPECT_THROW(BoundedQueue<int>(0), ConfigError); }
 
 TEST(BoundedQueue, FifoUpToCapacityAndTryPushKeepsTheItemWhenFull) {
   BoundedQueue<std::string> queue(2);

@@ -80,8 +80,8 @@ struct Outcome {
 };
 
 // Decodes and reads; fails the test on anything but success or ProtocolError.
-void decodeAndRead(Channel channel, Frames frames, const ReceiveLimits& limits, Outcome& outcome,
-                   uint64_t seed, int iteration) {
+void decodeAndRead(Channel channel, Frames frames, const ReceiveLimits& limits, Outcome& outcome, uint64_t seed,
+                   int iteration) {
   try {
     IncomingMessage message = decodeFrames(channel, std::move(frames), limits);
     try {
@@ -141,8 +141,8 @@ TEST(CodecFuzz, RandomFramesAreRejectedOrDecodedNeverCrash) {
       // Bias some words toward small, plausible pointers so the walk goes deeper.
       for (size_t w = 0; w + 8 <= body.size(); w += 8) {
         if (rng() % 3 == 0) {
-          uint64_t p = (rng() % 4) | ((rng() % 32) << 2) | ((rng() % 8) << 32) | ((rng() % 16) << 35) |
-                       ((rng() % 4) << 48);
+          uint64_t p =
+              (rng() % 4) | ((rng() % 32) << 2) | ((rng() % 8) << 32) | ((rng() % 16) << 35) | ((rng() % 4) << 48);
           std::memcpy(body.data() + w, &p, 8);
         }
       }
@@ -155,8 +155,8 @@ TEST(CodecFuzz, RandomFramesAreRejectedOrDecodedNeverCrash) {
     decodeAndRead(channel, std::move(frames), limits, outcome, seed, it);
     if (::testing::Test::HasFailure()) break;
   }
-  std::cout << "[ fuzz     ] random frames: " << outcome.accepted << " accepted, " << outcome.rejected
-            << " rejected" << std::endl;
+  std::cout << "[ fuzz     ] random frames: " << outcome.accepted << " accepted, " << outcome.rejected << " rejected"
+            << std::endl;
   EXPECT_GT(outcome.rejected, 0);
 }
 

@@ -26,9 +26,7 @@ zmq::message_t headerFrame(uint8_t channel, uint32_t segments, uint8_t version =
   return zmq::message_t(h, sizeof(h));
 }
 
-zmq::message_t wordsFrame(const std::vector<uint64_t>& words) {
-  return zmq::message_t(words.data(), words.size() * 8);
-}
+zmq::message_t wordsFrame(const std::vector<uint64_t>& words) { return zmq::message_t(words.data(), words.size() * 8); }
 
 uint64_t structPointer(int32_t offset, uint16_t data_words, uint16_t pointers) {
   return uint64_t(uint32_t(offset) << 2) | (uint64_t(data_words) << 32) | (uint64_t(pointers) << 48);
@@ -36,7 +34,9 @@ uint64_t structPointer(int32_t offset, uint16_t data_words, uint16_t pointers) {
 uint64_t bytesListPointer(int32_t offset, uint32_t count) {
   return 1 | uint64_t(uint32_t(offset) << 2) | (uint64_t(2) << 32) | (uint64_t(count) << 35);
 }
-uint64_t farPointer(uint32_t segment, uint32_t offset) { return 2 | (uint64_t(offset) << 3) | (uint64_t(segment) << 32); }
+uint64_t farPointer(uint32_t segment, uint32_t offset) {
+  return 2 | (uint64_t(offset) << 3) | (uint64_t(segment) << 32);
+}
 
 Frames rawMessage(uint8_t channel, std::vector<std::vector<uint64_t>> segments) {
   Frames frames;
@@ -217,7 +217,8 @@ TEST(FrameCodecRejects, WrongFrameAndSegmentCounts) {
     std::vector<std::vector<uint64_t>> segments(5, std::vector<uint64_t>{0});
     ReceiveLimits limits;
     limits.max_segments = 4;
-    EXPECT_THAT(decodeError(Channel::kReward, rawMessage(1, segments), limits), HasSubstr("5 segments, expected 1 to 4"));
+    EXPECT_THAT(decodeError(Channel::kReward, rawMessage(1, segments), limits),
+                HasSubstr("5 segments, expected 1 to 4"));
   }
 }
 

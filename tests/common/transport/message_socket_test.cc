@@ -198,7 +198,8 @@ TEST_P(MessageSocketTest, MalformedRequestsGetAnErrorReplyAndTheServerGoesOn) {
   sendRaw(encodeFrames(Channel::kRollout, makeRolloutBatch(1, 1, 1)));  // wrong channel
   sendRaw(encodeFrames(Channel::kReward, makeScoreRequest(77, 2)));
 
-  const std::vector<std::string> expected_errors = {"header frame is 30 bytes", fmt::format("segment 0 is {} bytes", bad_size),
+  const std::vector<std::string> expected_errors = {"header frame is 30 bytes",
+                                                    fmt::format("segment 0 is {} bytes", bad_size),
                                                     "received a message of the rollout channel"};
   for (const auto& expected : expected_errors) {
     auto received = server.recv(deadlineAfter(10s));
@@ -229,7 +230,7 @@ TEST_P(MessageSocketTest, OversizedMessagesAreRejectedAndTheServerKeepsServing) 
   SocketOptions server_options;
   server_options.max_message_bytes = 1 << 20;  // libzmq's per-frame limit (tcp, ipc)
   ReceiveLimits limits;
-  limits.max_message_bytes = 64 << 10;         // gramrl's per-message limit (every transport)
+  limits.max_message_bytes = 64 << 10;  // gramrl's per-message limit (every transport)
   MessageSocket server(context_, SocketType::kRouter, Channel::kWeights, server_options, limits);
   MessageSocket client(context_, SocketType::kDealer, Channel::kWeights);
   const std::string address = server.bind(endpoint());

@@ -105,7 +105,7 @@ TEST_P(SocketTransports, RecvMultipartKeepsAPrefixWithinBounds) {
   ASSERT_TRUE(by_bytes);
   EXPECT_EQ(texts(by_bytes->frames), (std::vector<std::string>{"aaaa"}));
   EXPECT_TRUE(by_bytes->isTruncated());
-  EXPECT_EQ(by_bytes->dropped_frames, 2u);  // "c" would fit, but kept frames are a prefix
+  EXPECT_EQ(by_bytes->dropped_frames, 2u);         // "c" would fit, but kept frames are a prefix
   auto next = pull.recvFrames(deadlineAfter(5s));  // the socket is still in step
   ASSERT_TRUE(next);
   EXPECT_EQ(texts(*next), (std::vector<std::string>{"next"}));
