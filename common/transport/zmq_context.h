@@ -65,7 +65,7 @@ class ZmqContext {
 // and converts the failure with throwZmqError (see NOTE [libzmq errors]).
 #define GRAMRL_ZMQ_CHECK(call, operation, target)                             \
   do {                                                                        \
-    if ((call) == -1) [[unlikely]] {                                          \
+    if (__builtin_expect((call) == -1, 0)) {                                  \
       ::gramrl::transport::throwZmqError(zmq_errno(), (operation), (target)); \
     }                                                                         \
   } while (0)
