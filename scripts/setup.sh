@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev
   libboost-dev libboost-filesystem-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev
+  libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev zlib1g-dev
 )
 
 missing=()
