@@ -1,0 +1,119 @@
+#include "rollout/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "common/core/errors.h"
+
+namespace gramrl {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+void checkParams(const SamplingParams& p) {
+  GRAMRL_CHECK(std::isfinite(p.temperature) && p.temperature >= 0, ConfigError,
+               "sampling temperature must be >= 0, got {}", p.temperature);
+  GRAMRL_CHECK(p.top_k >= 0, ConfigError, "sampling top_k must be >= 0, got {}", p.top_k);
+  GRAMRL_CHECK(p.top_p > 0 && p.top_p <= 1, ConfigError, "sampling top_p must be in (0, 1], got {}", p.top_p);
+}
+
+// Samples one row: `probs` are the untruncated probabilities at temperature T (float32, CPU,
+// contiguous). Returns (token, log-prob under the truncated distribution).
+std::pair<int64_t, float> sampleRow(const float* probs, int64_t vocab, const SamplingParams& p, double u) {
+  // Candidates in descending probability when truncating; in index order otherwise (the order
+  // does not matter for an untruncated inverse CDF, and skipping the sort saves O(V log V)).
+  std::vector<int32_t> order(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i) order[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  int64_t keep = vocab;
+  const bool truncate = (p.top_k > 0 && p.top_k < vocab) || p.top_p < 1.0;
+  if (truncate) {
+    const int64_t k = (p.top_k > 0 && p.top_k < vocab) ? p.top_k : vocab;
+    // Ties broken by the lower token id, so the kept set is well defined.
+    auto by_prob = [probs](int32_t a, int32_t b) { return probs[a] > probs[b] || (probs[a] == probs[b] && a < b); };
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), by_prob);
+    keep = k;
+    if (p.top_p < 1.0) {
+      // Smallest prefix whose mass reaches top_p (the first token is always kept).
+      double total = 0;
+      for (int64_t i = 0; i < k; ++i) total += probs[order[static_cast<size_t>(i)]];
+      double mass = 0;
+      int64_t n = 0;
+      while (n < k) {
+        mass += probs[order[static_cast<size_t>(n)]];
+        ++n;
+        if (mass >= p.top_p * total) break;
+      }
+      keep = n;
+    }
+  }
+  double total = 0;
+  for (int64_t i = 0; i < keep; ++i) total += probs[order[static_cast<size_t>(i)]];
+  const double target = u * total;
+  double acc = 0;
+  int64_t chosen = order[static_cast<size_t>(keep - 1)];
+  for (int64_t i = 0; i < keep; ++i) {
+    acc += probs[order[static_cast<size_t>(i)]];
+    if (target < acc) {
+      chosen = order[static_cast<size_t>(i)];
+      break;
+    }
+  }
+  return {chosen, static_cast<float>(std::log(static_cast<double>(probs[chosen]) / total))};
+}
+
+}  // namespace
+
+double sampleUniform(uint64_t seed, uint64_t sequence_id, uint64_t step) {
+  const uint64_t h = splitmix64(splitmix64(splitmix64(seed) ^ sequence_id) ^ step);
+  return static_cast<double>(h >> 11) * 0x1.0p-53;  // 53 random bits in [0, 1)
+}
+
+SampledTokens sampleTokens(const at::Tensor& logits, const std::vector<SamplingParams>& params,
+                           const std::vector<double>& uniforms) {
+  GRAMRL_ASSERT(logits.dim() == 2, "logits must be [B, V], got {} dims", logits.dim());
+  const int64_t rows = logits.size(0);
+  const int64_t vocab = logits.size(1);
+  GRAMRL_ASSERT(static_cast<int64_t>(params.size()) == rows && static_cast<int64_t>(uniforms.size()) == rows,
+                "{} rows, {} params, {} uniforms", rows, params.size(), uniforms.size());
+  for (const auto& p : params) checkParams(p);
+
+  at::Tensor x = logits.detach().to(torch::kCPU, torch::kFloat);
+  std::vector<float> temps(static_cast<size_t>(rows));
+  for (int64_t b = 0; b < rows; ++b) {
+    const double t = params[static_cast<size_t>(b)].temperature;
+    temps[static_cast<size_t>(b)] = static_cast<float>(t > 0 ? t : 1.0);
+  }
+  at::Tensor scaled = x / torch::from_blob(temps.data(), {rows, 1}, torch::kFloat);
+  at::Tensor log_probs = torch::log_softmax(scaled, 1).contiguous();
+  at::Tensor probs = log_probs.exp().contiguous();
+
+  SampledTokens out;
+  out.tokens.resize(static_cast<size_t>(rows));
+  out.logprobs.resize(static_cast<size_t>(rows));
+  out.policy_logprobs.resize(static_cast<size_t>(rows));
+  const float* lp = log_probs.data_ptr<float>();
+  const float* pr = probs.data_ptr<float>();
+  for (int64_t b = 0; b < rows; ++b) {
+    const auto& p = params[static_cast<size_t>(b)];
+    int64_t token = 0;
+    float logprob = 0;
+    if (p.temperature == 0) {
+      token = std::max_element(lp + b * vocab, lp + (b + 1) * vocab) - (lp + b * vocab);  // first maximum
+    } else {
+      std::tie(token, logprob) = sampleRow(pr + b * vocab, vocab, p, uniforms[static_cast<size_t>(b)]);
+    }
+    out.tokens[static_cast<size_t>(b)] = token;
+    out.logprobs[static_cast<size_t>(b)] = logprob;
+    out.policy_logprobs[static_cast<size_t>(b)] = lp[b * vocab + token];
+  }
+  return out;
+}
+
+}  // namespace gramrl
