@@ -1,0 +1,92 @@
+#include "common/model/pretrained.h"
+
+#include <algorithm>
+
+#include <torch/torch.h>
+
+#include "common/checkpoint/hf_config.h"
+#include "common/core/errors.h"
+#include "common/model/presets.h"
+
+namespace gramrl {
+namespace {
+
+bool endsWith(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::string torchDtypeName(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kDouble: return "float64";
+    default: break;
+  }
+  GRAMRL_CHECK(false, ConfigError, "model: dtype {} cannot be a checkpoint's torch_dtype", c10::toString(dtype));
+  return {};
+}
+
+checkpoint::StateDict stateDict(const Transformer& model) {
+  checkpoint::StateDict out;
+  for (const auto& item : model.named_parameters()) out.emplace(item.key(), item.value().detach());
+  return out;
+}
+
+checkpoint::StateDictSpec stateDictSpec(const Transformer& model) {
+  checkpoint::StateDictSpec spec;
+  for (const auto& item : model.named_parameters()) {
+    spec.emplace(item.key(), checkpoint::TensorSpec{item.value().sizes().vec(), std::nullopt});
+  }
+  return spec;
+}
+
+void loadStateDict(Transformer& model, const checkpoint::StateDict& tensors, std::string_view source,
+                   const std::vector<std::string>& allow_missing) {
+  checkpoint::StateDict kept;
+  for (const auto& [name, tensor] : tensors) {
+    const bool tied_head = name == "lm_head.weight" && model.config().tie_word_embeddings;
+    if (!tied_head && !endsWith(name, "rotary_emb.inv_freq")) kept.emplace(name, tensor);
+  }
+  checkpoint::StateDictSpec spec = stateDictSpec(model);
+  for (const std::string& name : allow_missing) {
+    if (kept.count(name) == 0) spec.erase(name);
+  }
+  checkpoint::checkStateDict(kept, spec, source);
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters();
+  for (const auto& [name, tensor] : kept) params[name].copy_(tensor);
+}
+
+std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::ScalarType dtype, at::Device device,
+                                            const PretrainedOptions& options) {
+  if (isBuiltinSource(source)) {
+    ModelConfig config = presetConfig(source);
+    config.value_head = config.value_head || options.value_head;
+    auto model = std::make_shared<Transformer>(config, dtype, device);
+    initRandom(*model, options.seed);
+    return model;
+  }
+  ModelConfig config = checkpoint::readHfConfigFile(source + "/" + checkpoint::kConfigFile);
+  const bool add_value_head = options.value_head && !config.value_head;
+  config.value_head = config.value_head || options.value_head;
+  auto model = std::make_shared<Transformer>(config, dtype, device);
+  std::vector<std::string> allow_missing;
+  if (add_value_head) {
+    allow_missing = {"value_head.weight", "value_head.bias"};
+    auto params = model->named_parameters();
+    for (const std::string& name : allow_missing) initParameter(name, params[name], options.seed);
+  }
+  loadStateDict(*model, checkpoint::loadCheckpointDir(source), source, allow_missing);
+  return model;
+}
+
+std::vector<std::string> savePretrained(const Transformer& model, const std::string& dir, uint64_t max_shard_bytes) {
+  ModelConfig config = model.config();
+  config.torch_dtype = torchDtypeName(model.dtype());
+  return checkpoint::saveCheckpointDir(dir, config, stateDict(model), max_shard_bytes);
+}
+
+}  // namespace gramrl
