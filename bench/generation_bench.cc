@@ -55,7 +55,7 @@ double matmulFlopsPerSecond() {
 struct Shape {
   double matmul_params = 0;  // per token, without the output head
   double head_params = 0;
-  double attn_per_ctx = 0;   // FLOPs per token per context position
+  double attn_per_ctx = 0;  // FLOPs per token per context position
 };
 
 Shape shapeOf(const gramrl::ModelConfig& c) {
@@ -76,11 +76,16 @@ int main(int argc, char** argv) {
   int64_t prompt = 64, decode = 16, no_cache_max_batch = 8;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--presets") presets = v;
-    else if (k == "--batches") batches = v;
-    else if (k == "--prompt") prompt = std::stoll(v);
-    else if (k == "--decode") decode = std::stoll(v);
-    else if (k == "--no-cache-max-batch") no_cache_max_batch = std::stoll(v);
+    if (k == "--presets")
+      presets = v;
+    else if (k == "--batches")
+      batches = v;
+    else if (k == "--prompt")
+      prompt = std::stoll(v);
+    else if (k == "--decode")
+      decode = std::stoll(v);
+    else if (k == "--no-cache-max-batch")
+      no_cache_max_batch = std::stoll(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -91,9 +96,10 @@ int main(int argc, char** argv) {
   const double rate = matmulFlopsPerSecond();
   std::printf("generation benchmark: fp32 CPU, %d torch threads; matmul rate %.1f GFLOP/s (1024^3 mm, best of 3)\n",
               at::get_num_threads(), rate / 1e9);
-  std::printf("prompt %ld tokens, %ld decode steps; ratio = time / (FLOPs / matmul rate); no-cache speedup = "
-              "recompute time / cached time\n\n",
-              static_cast<long>(prompt), static_cast<long>(decode));
+  std::printf(
+      "prompt %ld tokens, %ld decode steps; ratio = time / (FLOPs / matmul rate); no-cache speedup = "
+      "recompute time / cached time\n\n",
+      static_cast<long>(prompt), static_cast<long>(decode));
   std::printf("%-13s %5s | %12s %7s | %12s %7s | %10s %12s\n", "model", "batch", "prefill tok/s", "ratio",
               "decode tok/s", "ratio", "no-cache x", "max |dlogit|");
 
@@ -125,7 +131,8 @@ int main(int argc, char** argv) {
         const auto t1 = Clock::now();
         logits = decoder.step(slots, next, ones);
         decode_s += seconds(t1, Clock::now());
-        decode_flops += batch * (2 * shape.matmul_params + 2 * shape.head_params + shape.attn_per_ctx * (prompt + s + 1));
+        decode_flops +=
+            batch * (2 * shape.matmul_params + 2 * shape.head_params + shape.attn_per_ctx * (prompt + s + 1));
       }
 
       // The same decode without the cache: recompute every sequence in full at each step.

@@ -10,6 +10,8 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "launch/commands.h"
+#include "launch/generate_command.h"
+#include "launch/tokenize_command.h"
 
 namespace gramrl::cli {
 namespace {
@@ -59,6 +61,53 @@ void addSelftestCommands(CLI::App& app, Action& run) {
   peer->callback([&run, args]() { run = [args]() { return runSelftestPeer(*args); }; });
 }
 
+void addTokenizeCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<TokenizeArgs>();
+  CLI::App* c = app.add_subcommand(
+      "tokenize", "Encode text (or decode ids) with a tokenizer; inputs from the arguments or stdin, one per line");
+  c->add_option("-t,--tokenizer", args->tokenizer, "Tokenizer directory (tokenizer.json[.gz]) or builtin:bytes")
+      ->required();
+  c->add_option("--chat-template", args->chat_template,
+                "Render each input as a single user turn first: llama3, qwen2.5, qwen3, plain, or auto");
+  c->add_option("--system", args->system, "System message for --chat-template");
+  c->add_flag("--decode", args->decode, "Inputs are token ids; print their text");
+  c->add_flag("--jsonl", args->jsonl, "One JSON object per input: {\"text\", \"ids\", \"pieces\"}");
+  c->add_flag("--no-special-tokens{false}", args->add_special_tokens,
+              "Do not add BOS (or what the format adds) to plain inputs");
+  c->add_option("texts", args->texts, "Texts to encode (default: stdin, one per line)");
+  c->callback([&run, args]() { run = [args]() { return runTokenize(*args); }; });
+}
+
+void addGenerateCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<GenerateArgs>();
+  CLI::App* c = app.add_subcommand("generate", "Sample from a checkpoint or a built-in tiny model");
+  c->add_option("-m,--model", args->model, "Hugging Face checkpoint directory or builtin:<preset>")
+      ->capture_default_str();
+  c->add_option("-t,--tokenizer", args->tokenizer, "Tokenizer (default: the model's; builtin:bytes for builtins)");
+  c->add_option("--chat-template", args->chat_template, "Wrap each prompt as a user turn: a template name or auto");
+  c->add_option("--system", args->system, "System message with --chat-template");
+  c->add_option("--prompts", args->prompts_file, "JSONL file with a \"prompt\" per line");
+  c->add_option("--temperature", args->temperature, "0 is greedy")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  c->add_option("--top-k", args->top_k, "0 disables")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c->add_option("--top-p", args->top_p, "1 disables")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
+  c->add_option("--max-new-tokens", args->max_new_tokens, "Longest response")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  c->add_option("-n,--samples", args->samples, "Samples per prompt (sharing one prefill)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  c->add_option("--seed", args->seed, "Sampling seed (and the init seed of built-in models)")->capture_default_str();
+  c->add_option("--max-batch", args->max_batch, "Sequences generated at once (KV-cache slots)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  c->add_flag("--jsonl", args->jsonl, "One JSON object per completion");
+  c->add_flag("--stream", args->stream, "Print tokens as they are sampled (one prompt, one sample)");
+  c->add_option("prompts", args->prompts, "Prompts");
+  c->callback([&run, args]() { run = [args]() { return runGenerate(*args); }; });
+}
+
 }  // namespace
 }  // namespace gramrl::cli
 
@@ -69,6 +118,8 @@ int main(int argc, char** argv) {
   gramrl::cli::Action run;
   gramrl::cli::addConfigCommands(app, run);
   gramrl::cli::addSelftestCommands(app, run);
+  gramrl::cli::addTokenizeCommand(app, run);
+  gramrl::cli::addGenerateCommand(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,7 +49,7 @@ struct Completion {
 };
 
 struct GenerationStats {
-  int64_t steps = 0;           // decoder step() calls
+  int64_t steps = 0;  // decoder step() calls
   int64_t prefill_steps = 0;
   int64_t prefill_tokens = 0;  // prompt tokens computed (once per prompt, not per sample)
   int64_t decode_tokens = 0;   // tokens fed in decode steps

@@ -1,0 +1,140 @@
+#include "launch/generate_command.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include <fmt/core.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "common/core/errors.h"
+#include "common/core/logging.h"
+#include "common/model/presets.h"
+#include "common/model/pretrained.h"
+#include "common/tokenizer/chat_template.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/unicode.h"
+#include "rollout/generation_engine.h"
+#include "rollout/transformer_decoder.h"
+
+namespace gramrl::cli {
+namespace {
+
+std::vector<std::string> readPromptsFile(const std::string& path) {
+  std::ifstream in(path);
+  GRAMRL_CHECK(in.good(), DataError, "{}: cannot open the prompts file", path);
+  std::vector<std::string> prompts;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw DataError(fmt::format("{}:{}: not valid JSON: {}", path, number, e.what()));
+    }
+    GRAMRL_CHECK(j.is_object() && j.contains("prompt") && j["prompt"].is_string(), DataError,
+                 "{}:{}: expected an object with a string field \"prompt\"", path, number);
+    prompts.push_back(j["prompt"].get<std::string>());
+  }
+  return prompts;
+}
+
+}  // namespace
+
+int runGenerate(const GenerateArgs& args) {
+  log::setIdentity("generate");
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  std::vector<std::string> texts = args.prompts;
+  if (!args.prompts_file.empty()) {
+    const auto more = readPromptsFile(args.prompts_file);
+    texts.insert(texts.end(), more.begin(), more.end());
+  }
+  GRAMRL_CHECK(!texts.empty(), ConfigError, "generate: no prompts (give them as arguments or with --prompts FILE)");
+
+  const bool builtin = isBuiltinSource(args.model);
+  const std::string tokenizer_spec = !args.tokenizer.empty() ? args.tokenizer : builtin ? "builtin:bytes" : args.model;
+  auto tok = tokenizer::loadTokenizer(tokenizer_spec);
+  auto model = loadPretrained(args.model, torch::kFloat, torch::kCPU, PretrainedOptions{args.seed, false});
+  GRAMRL_CHECK(tok->vocabSize() <= model->config().vocab_size, ConfigError,
+               "generate: the tokenizer {} has {} tokens, more than the model's vocabulary of {}", tokenizer_spec,
+               tok->vocabSize(), model->config().vocab_size);
+
+  const std::string template_name = args.chat_template == "auto" ? tok->chatTemplateName() : args.chat_template;
+  std::vector<std::vector<int64_t>> prompts;
+  int64_t longest = 0;
+  for (const auto& text : texts) {
+    std::vector<tokenizer::TokenId> ids;
+    if (template_name.empty()) {
+      ids = tok->encode(text, true);
+    } else {
+      tokenizer::ChatMessages m;
+      if (!args.system.empty()) m.system = args.system;
+      m.user = text;
+      ids = tokenizer::encodeChat(*tok, template_name, m);
+    }
+    prompts.emplace_back(ids.begin(), ids.end());
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
+  }
+
+  GenerationOptions opts;
+  opts.sampling = {args.temperature, args.top_k, args.top_p};
+  opts.max_new_tokens = args.max_new_tokens;
+  opts.samples_per_prompt = args.samples;
+  opts.seed = args.seed;
+  for (auto id : tok->specialTokens().stop) opts.stop_token_ids.push_back(id);
+  const int64_t slots = std::max<int64_t>(
+      args.samples, std::min<int64_t>(args.max_batch, static_cast<int64_t>(prompts.size()) * args.samples));
+  TransformerDecoder decoder(model, slots, longest + args.max_new_tokens);
+  GenerationEngine engine(decoder);
+
+  const bool stream = args.stream && !args.jsonl && prompts.size() == 1 && args.samples == 1;
+  std::vector<tokenizer::TokenId> streamed;
+  std::string printed;
+  GenerationCallbacks cb;
+  if (stream) {
+    cb.on_token = [&](int64_t, int64_t, int64_t token) {
+      streamed.push_back(static_cast<tokenizer::TokenId>(token));
+      const std::string text = tok->decode(streamed, true);
+      if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
+        std::cout << text.substr(printed.size()) << std::flush;
+        printed = text;
+      }
+    };
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto completions = engine.generate(prompts, opts, cb);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (stream) std::cout << "\n";
+
+  for (const auto& c : completions) {
+    const std::vector<tokenizer::TokenId> ids(c.tokens.begin(), c.tokens.end());
+    const std::string text = tokenizer::toValidUtf8(tok->decode(ids, true));
+    const char* reason = c.finish_reason == FinishReason::kStopToken ? "stop" : "length";
+    if (args.jsonl) {
+      nlohmann::json j{{"prompt_index", c.prompt_index},
+                       {"sample_index", c.sample_index},
+                       {"prompt", texts[static_cast<size_t>(c.prompt_index)]},
+                       {"text", text},
+                       {"tokens", c.tokens},
+                       {"logprobs", c.policy_logprobs},
+                       {"finish_reason", reason}};
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else if (!stream) {
+      std::cout << fmt::format("--- prompt {} sample {} ({} tokens, {})\n{}\n", c.prompt_index, c.sample_index,
+                               c.tokens.size(), reason, text);
+    }
+  }
+  const auto& st = engine.stats();
+  log::info("{} completions, {} tokens in {:.2f} s ({:.0f} tokens/s); {} steps, {:.1f} sequences per decode step",
+            completions.size(), st.decode_tokens + static_cast<int64_t>(completions.size()), secs,
+            static_cast<double>(st.decode_tokens + static_cast<int64_t>(completions.size())) / secs, st.steps,
+            st.mean_active_slots);
+  return 0;
+}
+
+}  // namespace gramrl::cli

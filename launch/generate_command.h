@@ -1,0 +1,30 @@
+// gramrl generate: sample from a checkpoint or a built-in model, as a person would try a model.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gramrl::cli {
+
+struct GenerateArgs {
+  std::string model = "builtin:tiny";  // a Hugging Face checkpoint directory, or builtin:<preset>
+  std::string tokenizer;               // default: the checkpoint directory, or builtin:bytes for builtins
+  std::string chat_template;           // "": prompts are raw text; a name or "auto": a user turn
+  std::string system;                  // system message with chat_template
+  std::vector<std::string> prompts;    // from the command line
+  std::string prompts_file;            // JSONL with a "prompt" string per line
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  int64_t max_new_tokens = 64;
+  int64_t samples = 1;
+  uint64_t seed = 0;
+  int64_t max_batch = 16;  // KV-cache slots: sequences generated at once
+  bool jsonl = false;      // one JSON object per completion
+  bool stream = false;     // print tokens as they come (a single prompt with one sample)
+};
+
+int runGenerate(const GenerateArgs& args);
+
+}  // namespace gramrl::cli
