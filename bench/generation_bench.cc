@@ -17,6 +17,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <torch/torch.h>
@@ -93,6 +94,8 @@ int main(int argc, char** argv) {
   }
   torch::manual_seed(0);
   torch::NoGradGuard no_grad;
+  // LibTorch defaults to one intra-op thread on these VMs; use every core, as the matmul floor does.
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const double rate = matmulFlopsPerSecond();
   std::printf("generation benchmark: fp32 CPU, %d torch threads; matmul rate %.1f GFLOP/s (1024^3 mm, best of 3)\n",
               at::get_num_threads(), rate / 1e9);
