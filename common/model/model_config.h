@@ -24,7 +24,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type = "llama";          // llama | qwen2 | qwen3
+  std::string model_type = "llama";               // llama | qwen2 | qwen3
   std::string architecture = "LlamaForCausalLM";  // architectures[0] in config.json
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
@@ -42,7 +42,7 @@ struct ModelConfig {
   bool qkv_bias = false;
   bool o_bias = false;
   bool mlp_bias = false;
-  bool qk_norm = false;         // qwen3
+  bool qk_norm = false;  // qwen3
   bool tie_word_embeddings = false;
   std::string torch_dtype = "float32";  // dtype the checkpoint's weights are stored in
   int64_t bos_token_id = -1;

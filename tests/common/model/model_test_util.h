@@ -15,6 +15,7 @@
 
 #include "common/model/presets.h"
 #include "common/model/transformer.h"
+#include "tests/support/temp_dir.h"
 
 namespace gramrl::testing {
 
@@ -52,26 +53,7 @@ inline at::Tensor randomTokens(int64_t batch, int64_t len, int64_t vocab, uint64
   return at::randint(vocab, {batch, len}, gen, at::TensorOptions().dtype(at::kLong));
 }
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base && *base ? base : "/tmp") + "/grl-model-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+// TempDir comes from tests/support/temp_dir.h (this namespace).
 
 // tests/data/model, found from this header's own path (the torch PCH forbids a -D for it).
 inline std::string dataDir() {
