@@ -86,6 +86,7 @@ int runGenerate(const GenerateArgs& args) {
   opts.max_new_tokens = args.max_new_tokens;
   opts.samples_per_prompt = args.samples;
   opts.seed = args.seed;
+  opts.vocab_limit = tok->vocabSize();  // never sample an id the tokenizer cannot decode
   for (auto id : tok->specialTokens().stop) opts.stop_token_ids.push_back(id);
   const int64_t slots = std::max<int64_t>(
       args.samples, std::min<int64_t>(args.max_batch, static_cast<int64_t>(prompts.size()) * args.samples));

@@ -56,7 +56,8 @@ class Run {
       uniforms.push_back(
           sampleUniform(options_.seed, sequenceId(promptId(c.prompt_index), c.sample_index), c.tokens.size()));
     }
-    return sampleTokens(logits, params, uniforms);
+    const int64_t limit = options_.vocab_limit;
+    return sampleTokens(limit > 0 && limit < logits.size(1) ? logits.slice(1, 0, limit) : logits, params, uniforms);
   }
 
   // Records the sampled token of each row; finished rows get next_token = -1.
@@ -199,6 +200,7 @@ std::vector<Completion> GenerationEngine::generate(const std::vector<std::vector
   GRAMRL_CHECK(n >= 1 && n <= decoder_.maxSlots(), ConfigError,
                "samples_per_prompt must be in [1, {}] (the KV-cache slots), got {}", decoder_.maxSlots(), n);
   GRAMRL_CHECK(n < (int64_t{1} << 20), ConfigError, "samples_per_prompt {} is too large", n);
+  GRAMRL_CHECK(options.vocab_limit >= 0, ConfigError, "vocab_limit must be >= 0, got {}", options.vocab_limit);
   GRAMRL_CHECK(options.max_new_tokens >= 1, ConfigError, "max_new_tokens must be >= 1, got {}", options.max_new_tokens);
   GRAMRL_CHECK(options.prompt_ids.empty() || options.prompt_ids.size() == prompts.size(), ConfigError,
                "{} prompt ids for {} prompts", options.prompt_ids.size(), prompts.size());

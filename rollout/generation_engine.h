@@ -34,6 +34,10 @@ struct GenerationOptions {
   int64_t samples_per_prompt = 1;
   uint64_t seed = 0;
   int64_t max_prefill_tokens = 4096;  // prompt tokens per prefill step (at least one prompt)
+  // Sample only ids below this (the tokenizer's vocabulary size: checkpoints often pad their
+  // embedding matrix past it, as Qwen's 151936 rows for 151669 tokens); 0 = every model id.
+  // The log-probs are then normalised over the allowed ids.
+  int64_t vocab_limit = 0;
   // Identity of each prompt for its random streams (sequenceId); empty = the prompt's index.
   // Give dataset ids here so a prompt samples the same tokens whichever batch it comes in.
   std::vector<uint64_t> prompt_ids;

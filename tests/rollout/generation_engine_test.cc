@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -158,6 +159,25 @@ TEST(GenerationEngine, StreamsEveryTokenAndFinish) {
   const auto out = engine.generate(somePrompts(3), sampled(1), cb);
   EXPECT_EQ(finished, 3);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(streamed[i], out[i].tokens);
+}
+
+TEST(GenerationEngine, VocabLimitKeepsSamplesInsideTheTokenizer) {
+  FakeDecoder decoder(4, 64, 16);
+  GenerationEngine engine(decoder);
+  GenerationOptions opts = sampled(2);
+  opts.sampling = {2.0, 0, 1.0};  // flat: every id would appear without the limit
+  opts.stop_token_ids = {};
+  opts.max_new_tokens = 30;
+  opts.vocab_limit = 5;
+  for (const auto& c : engine.generate(somePrompts(4), opts)) {
+    for (int64_t t : c.tokens) EXPECT_LT(t, 5);
+  }
+  opts.vocab_limit = 0;
+  int64_t largest = 0;
+  for (const auto& c : engine.generate(somePrompts(4), opts)) {
+    for (int64_t t : c.tokens) largest = std::max(largest, t);
+  }
+  EXPECT_GE(largest, 5);  // the check above could fail
 }
 
 TEST(GenerationEngine, RejectsWhatCannotFit) {
