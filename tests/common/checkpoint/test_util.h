@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/seed.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl::checkpoint::testing {
@@ -27,18 +28,7 @@ class TempDir : public ::gramrl::testing::TempDir {
   TempDir() : ::gramrl::testing::TempDir("grl-ckpt") {}
 };
 
-// GRAMRL_TEST_SEED=<n> reproduces a run; otherwise a random seed, printed.
-inline uint64_t testSeed() {
-  uint64_t seed = 0;
-  if (const char* env = std::getenv("GRAMRL_TEST_SEED"); env && *env) {
-    seed = std::strtoull(env, nullptr, 10);
-  } else {
-    seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-  }
-  std::cout << "[ seed     ] GRAMRL_TEST_SEED=" << seed << std::endl;
-  ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  return seed;
-}
+using ::gramrl::testing::testSeed;  // tests/support/seed.h
 
 inline std::string readBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -16,6 +16,7 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include "tests/support/seed.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl::transport::testing {
@@ -53,17 +54,6 @@ inline std::string bindEndpoint(Transport t, const TempDir& dir, const std::stri
   return {};
 }
 
-// GRAMRL_TEST_SEED=<n> reproduces a run; otherwise a random seed, printed either way.
-inline uint64_t testSeed() {
-  uint64_t seed = 0;
-  if (const char* env = std::getenv("GRAMRL_TEST_SEED"); env && *env) {
-    seed = std::strtoull(env, nullptr, 10);
-  } else {
-    seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-  }
-  std::cout << "[ seed     ] GRAMRL_TEST_SEED=" << seed << std::endl;
-  ::testing::Test::RecordProperty("seed", std::to_string(seed));
-  return seed;
-}
+using ::gramrl::testing::testSeed;  // tests/support/seed.h
 
 }  // namespace gramrl::transport::testing
