@@ -11,6 +11,9 @@
 #include "common/core/logging.h"
 #include "launch/commands.h"
 #include "launch/generate_command.h"
+#include "launch/train_command.h"
+#include "launch/world_command.h"
+#include "learner/learner_worker.h"
 #include "launch/tokenize_command.h"
 
 namespace gramrl::cli {
@@ -108,6 +111,62 @@ void addGenerateCommand(CLI::App& app, Action& run) {
   c->callback([&run, args]() { run = [args]() { return runGenerate(*args); }; });
 }
 
+
+void addTrainCommands(CLI::App& app, Action& run) {
+  CLI::App* train = app.add_subcommand("train", "Train a policy on this machine, one process per learner rank");
+  train->require_subcommand(1);
+  auto args = std::make_shared<TrainArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* dpo = train->add_subcommand(
+      "dpo", "DPO / IPO / cDPO on preference pairs (learner.data.train); rerun the same command to resume");
+  dpo->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  dpo->callback([&run, args, positional]() {
+    args->algorithm = "dpo";
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runTrain(*args); };
+  });
+}
+
+void addWorkerCommands(CLI::App& app, Action& run) {
+  CLI::App* worker = app.add_subcommand("worker", "One process of a run (started by the launcher)");
+  worker->group("");  // internal: hidden from --help
+  worker->require_subcommand(1);
+  auto args = std::make_shared<LearnerWorkerArgs>();
+  CLI::App* learner = worker->add_subcommand("learner", "A learner rank");
+  learner->add_option("--config", args->config, "The resolved config the launcher wrote")->required();
+  learner->add_option("--rank", args->rank, "This rank")->check(CLI::NonNegativeNumber);
+  learner->add_option("--world", args->world_size, "Number of ranks")->check(CLI::PositiveNumber);
+  learner->add_option("--rendezvous", args->rendezvous, "host:port of the rendezvous store");
+  learner->callback([&run, args]() { run = [args]() { return runLearnerWorker(*args); }; });
+}
+
+void addWorldCommands(CLI::App& app, Action& run) {
+  CLI::App* world = app.add_subcommand("world", "The built-in synthetic task world: data sets and its gold judge");
+  world->require_subcommand(1);
+  auto gen = std::make_shared<WorldGenerateArgs>();
+  CLI::App* generate = world->add_subcommand(
+      "generate", "Write a JSONL data set: prompts, sft, unlabeled, labeled or test (pairs)");
+  generate->add_option("kind", gen->kind, "prompts | sft | unlabeled | labeled | test")->required();
+  generate->add_option("-n,--n", gen->n, "Rows")->capture_default_str()->check(CLI::Range(1, 100000000));
+  generate->add_option("--seed", gen->seed, "Seed; row i depends only on (seed, kind, i)")->capture_default_str();
+  generate->add_option("--families", gen->families, "Task families to draw from (default all)")->delimiter(',');
+  generate->add_option("--exclude-families", gen->exclude_families, "Task families to leave out")->delimiter(',');
+  generate->add_option("--correct-prob", gen->correct_prob, "Probability that a response is correct")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  generate->add_option("--label-noise", gen->label_noise, "Probability that a labeled pair is flipped")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.5));
+  generate->add_option("-o,--out", gen->out, "Output file (default stdout)");
+  generate->callback([&run, gen]() { run = [gen]() { return runWorldGenerate(*gen); }; });
+
+  auto score = std::make_shared<WorldScoreArgs>();
+  CLI::App* sc = world->add_subcommand("score", "Gold scores of JSONL rows (prompt + response, or chosen/rejected)");
+  sc->add_option("file", score->in, "JSONL file")->required();
+  sc->callback([&run, score]() { run = [score]() { return runWorldScore(*score); }; });
+}
+
 }  // namespace
 }  // namespace gramrl::cli
 
@@ -120,6 +179,9 @@ int main(int argc, char** argv) {
   gramrl::cli::addSelftestCommands(app, run);
   gramrl::cli::addTokenizeCommand(app, run);
   gramrl::cli::addGenerateCommand(app, run);
+  gramrl::cli::addTrainCommands(app, run);
+  gramrl::cli::addWorkerCommands(app, run);
+  gramrl::cli::addWorldCommands(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -127,13 +127,41 @@ struct DpoOptions {
   std::string loss = "sigmoid";
   double beta = 0.1;
   double label_smoothing = 0.0;
+  std::string reference = "precompute";
+  std::string reference_model;
 
   template <class V>
   void visit(V& v) {
-    v.field(loss, "loss", "sigmoid (DPO) or ipo.", Choices{{"sigmoid", "ipo"}});
+    v.field(loss, "loss", "sigmoid (DPO; with label_smoothing > 0, conservative DPO) or ipo.",
+            Choices{{"sigmoid", "ipo"}});
     v.field(beta, "beta", "Inverse temperature of the implicit reward.", Range::greaterThan(0));
     v.field(label_smoothing, "label_smoothing", "Conservative DPO: assumed label-flip probability.",
             Range::rightOpen(0, 0.5));
+    v.field(reference, "reference",
+            "Reference log-probs: precompute (one pass before training, then the reference model is freed) or "
+            "per_batch (computed with every micro-batch; keeps a second model in memory).",
+            Choices{{"precompute", "per_batch"}});
+    v.field(reference_model, "reference_model", "Reference model checkpoint; empty means policy.model.");
+    v.require(loss != "ipo" || label_smoothing == 0.0, "label_smoothing",
+              "label smoothing applies to the sigmoid loss only; set it to 0 with loss: ipo");
+  }
+};
+
+struct LearnerDataOptions {
+  std::string train;
+  std::string eval;
+  double eval_holdout = 0.0;
+  bool skip_bad_lines = false;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(train, "train", "JSONL training data (preference pairs for dpo; formats in docs/data-formats.md).");
+    v.field(eval, "eval", "JSONL held-out data in the same format; empty means none (or eval_holdout).");
+    v.field(eval_holdout, "eval_holdout",
+            "Without an eval file: this fraction of the training data is held out for evaluation.",
+            Range::rightOpen(0, 1));
+    v.field(skip_bad_lines, "skip_bad_lines",
+            "Skip and count malformed JSONL lines instead of stopping at the first (each named in the log).");
   }
 };
 
@@ -152,14 +180,30 @@ struct CheckpointOptions {
 struct LearnerOptions {
   std::string algorithm = "ppo";
   int64_t ranks = 1;
+  std::string device = "auto";
+  int64_t threads = 0;
   int64_t total_steps = 100;
   int64_t global_batch_size = 32;
   int64_t micro_batch_size = 4;
   double lr = 1e-6;
+  double min_lr_ratio = 0.0;
   double weight_decay = 0.0;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
   std::string schedule = "cosine";
   double warmup_ratio = 0.03;
   double max_grad_norm = 1.0;
+  std::string precision = "auto";
+  std::vector<std::string> freeze;
+  std::string resume = "auto";
+  int64_t eval_every = 0;
+  int64_t eval_batch_size = 16;
+  int64_t log_every = 1;
+  bool tensorboard = true;
+  int64_t collective_timeout_s = 300;
+  int64_t allreduce_bucket_mb = 25;
+  LearnerDataOptions data;
   PpoOptions ppo;
   DpoOptions dpo;
   CheckpointOptions checkpoint;
@@ -168,15 +212,48 @@ struct LearnerOptions {
   void visit(V& v) {
     v.field(algorithm, "algorithm", "Policy optimisation algorithm.", Choices{{"ppo", "dpo"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
+    v.field(device, "device", "auto (CUDA when present, one GPU per rank), cpu or cuda.",
+            Choices{{"auto", "cpu", "cuda"}});
+    v.field(threads, "threads",
+            "Intra-op CPU threads per rank; 0 keeps LibTorch's default. Small models train fastest with 1 "
+            "thread per rank.",
+            Range::closed(0, 1024));
     v.field(total_steps, "total_steps", "Optimiser steps in the run.", Range::atLeast(1));
     v.field(global_batch_size, "global_batch_size", "Sequences per optimiser step, over all ranks.", Range::atLeast(1));
     v.field(micro_batch_size, "micro_batch_size", "Sequences per forward/backward on one rank.", Range::atLeast(1));
     v.field(lr, "lr", "Peak learning rate (AdamW).", Range::leftOpen(0, 1));
-    v.field(weight_decay, "weight_decay", "AdamW decoupled weight decay.", Range::closed(0, 1));
+    v.field(min_lr_ratio, "min_lr_ratio", "Final learning rate of the decay, as a fraction of lr.",
+            Range::closed(0, 1));
+    v.field(weight_decay, "weight_decay", "AdamW decoupled weight decay (not applied to biases and norms).",
+            Range::closed(0, 1));
+    v.field(adam_beta1, "adam_beta1", "AdamW beta1.", Range::rightOpen(0, 1));
+    v.field(adam_beta2, "adam_beta2", "AdamW beta2.", Range::rightOpen(0, 1));
+    v.field(adam_eps, "adam_eps", "AdamW epsilon.", Range::greaterThan(0));
     v.field(schedule, "schedule", "Learning-rate decay after warmup.", Choices{{"cosine", "linear", "constant"}});
     v.field(warmup_ratio, "warmup_ratio", "Fraction of total_steps spent warming up linearly.", Range::closed(0, 1));
     v.field(max_grad_norm, "max_grad_norm", "Clip the global gradient norm to this; 0 disables clipping.",
             Range::atLeast(0));
+    v.field(precision, "precision",
+            "auto (bf16 autocast on CUDA, fp32 on CPU), fp32, or bf16 (autocast; CUDA only).",
+            Choices{{"auto", "fp32", "bf16"}});
+    v.field(freeze, "freeze",
+            "Parameters kept fixed, as shell patterns of their Hugging Face names (model.embed_tokens.*).");
+    v.field(resume, "resume",
+            "auto: continue from the newest checkpoint of this run if there is one; never: refuse to start over "
+            "existing checkpoints; or a checkpoint directory.");
+    v.field(eval_every, "eval_every", "Evaluate every this many steps; 0 evaluates only at the end.",
+            Range::atLeast(0));
+    v.field(eval_batch_size, "eval_batch_size", "Examples per forward pass when evaluating or precomputing.",
+            Range::closed(1, 1 << 20));
+    v.field(log_every, "log_every", "Write metrics every this many steps (the progress line updates every step).",
+            Range::atLeast(1));
+    v.field(tensorboard, "tensorboard", "Also write TensorBoard event files to <run>/tensorboard.");
+    v.field(collective_timeout_s, "collective_timeout_s",
+            "A rank that waits this long for its peers in a collective stops with an error (a peer died or hung).",
+            Range::closed(1, 86400));
+    v.field(allreduce_bucket_mb, "allreduce_bucket_mb", "Gradients are summed over ranks in buckets of this size.",
+            Range::closed(1, 4096));
+    v.section(data, "data", "Training and evaluation data.");
     v.section(ppo, "ppo", "PPO settings (algorithm: ppo).");
     v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo).");
     v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");

@@ -1,0 +1,45 @@
+// Starts the processes of a run on this machine and watches them until they end.
+//
+// NOTE [Local supervision]
+// Each process is fork/exec'd with PR_SET_PDEATHSIG = SIGTERM, so it cannot outlive a launcher
+// that is killed. The launcher then waits: when every process has exited 0 it returns 0; when
+// one exits non-zero or is killed by a signal, it names that process (and its log file), sends
+// SIGTERM to the others, waits up to `grace` for them and SIGKILLs what is left, then returns
+// the failed process's exit code (128 + signal for a signal). SIGINT and SIGTERM sent to the
+// launcher are forwarded the same way. Processes with a log_file get stdout and stderr appended
+// there; the others share the launcher's terminal.
+//
+// Threads: call from one thread; installs SIGINT/SIGTERM handlers for the duration of run().
+// Blocks until every process has ended. Throws SystemError when a process cannot be started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gramrl {
+
+struct ProcessSpec {
+  std::string name;               // for messages: "learner-1"
+  std::vector<std::string> argv;  // argv[0] is the executable path
+  std::string log_file;           // empty: inherit stdout and stderr
+};
+
+struct LaunchResult {
+  int exit_code = 0;
+  std::string failed;  // the first process that failed, empty on success
+};
+
+// `on_started` (optional) sees every (name, pid) once all processes have started.
+using StartedCallback = std::function<void(const std::vector<std::pair<std::string, pid_t>>&)>;
+LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallback& on_started = {},
+                      std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
+
+// This executable's absolute path (/proc/self/exe), to start workers of the same build.
+std::string selfExecutable();
+
+}  // namespace gramrl

@@ -1,0 +1,85 @@
+#include "learner/dpo/dpo_setup.h"
+
+#include <torch/torch.h>
+
+#include "common/config/experiment_config.h"
+#include "common/core/errors.h"
+#include "common/core/logging.h"
+#include "common/data/jsonl_data.h"
+#include "common/model/pretrained.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/tokenizer_source.h"
+#include "learner/engine/epoch_sampler.h"
+
+namespace gramrl {
+namespace {
+
+std::vector<TokenizedPair> encodePairs(const std::vector<data::PreferencePair>& pairs, const ChatEncoder& encoder) {
+  std::vector<TokenizedPair> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    TokenizedPair t;
+    t.chosen.prompt = encoder.prompt(p.system, p.prompt);
+    t.rejected.prompt = t.chosen.prompt;
+    t.chosen.response = encoder.response(p.chosen);
+    t.rejected.response = encoder.response(p.rejected);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
+  const LearnerOptions& learner = config.learner;
+  GRAMRL_CHECK(!learner.data.train.empty(), ConfigError,
+               "learner.data.train: DPO needs a JSONL file of preference pairs (prompt/chosen/rejected); a synthetic "
+               "one: gramrl world generate labeled --n 2000 --out pairs.jsonl");
+  const auto seed = static_cast<uint64_t>(config.experiment.seed);
+  DpoSetup setup;
+  setup.tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
+  auto tok = tokenizer::loadTokenizer(setup.tokenizer_spec);
+  setup.policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
+  GRAMRL_CHECK(tok->vocabSize() <= setup.policy->config().vocab_size, ConfigError,
+               "policy.tokenizer {} has {} tokens, more than the vocabulary of policy.model {} ({})",
+               setup.tokenizer_spec, tok->vocabSize(), config.policy.model, setup.policy->config().vocab_size);
+  const std::string reference_source =
+      learner.dpo.reference_model.empty() ? config.policy.model : learner.dpo.reference_model;
+  auto reference = loadPretrained(reference_source, torch::kFloat, device, PretrainedOptions{seed, false});
+  for (auto& p : reference->parameters()) p.set_requires_grad(false);
+
+  const std::string template_name =
+      config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
+  const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  data::ReadOptions read;
+  read.skip_bad_lines = learner.data.skip_bad_lines;
+  std::vector<data::PreferencePair> train = data::readPreferencePairs(learner.data.train, read);
+  std::vector<data::PreferencePair> eval;
+  if (!learner.data.eval.empty()) {
+    eval = data::readPreferencePairs(learner.data.eval, read);
+  } else if (learner.data.eval_holdout > 0) {
+    // A seeded split, so every rank (and a resumed run) holds out the same pairs.
+    const auto n = static_cast<int64_t>(train.size());
+    const auto held = static_cast<int64_t>(learner.data.eval_holdout * static_cast<double>(n));
+    GRAMRL_CHECK(held >= 1 && held < n, ConfigError,
+                 "learner.data.eval_holdout: {} of {} pairs holds out {}; expected at least 1 and fewer than all",
+                 learner.data.eval_holdout, n, held);
+    const auto order = EpochSampler::permutation(n, seed ^ 0xE7A1ull, 0);
+    std::vector<data::PreferencePair> kept;
+    for (int64_t i = 0; i < n; ++i) (i < n - held ? kept : eval).push_back(train[static_cast<size_t>(order[i])]);
+    train = std::move(kept);
+  }
+  log::info("DPO data: {} training pairs from {}, {} evaluation pairs; chat template '{}'", train.size(),
+            learner.data.train, eval.size(), template_name);
+
+  DpoObjectiveOptions options;
+  options.loss = DpoLossOptions{learner.dpo.loss, learner.dpo.beta, learner.dpo.label_smoothing};
+  options.reference = learner.dpo.reference;
+  options.eval_batch_size = learner.eval_batch_size;
+  options.pad_id = tok->specialTokens().pad.value_or(0);
+  setup.objective = std::make_unique<DpoObjective>(setup.policy, std::move(reference), encodePairs(train, encoder),
+                                                   encodePairs(eval, encoder), options);
+  return setup;
+}
+
+}  // namespace gramrl
