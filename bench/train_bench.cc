@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
       const at::Tensor targets_mask = torch::ones({b, t - 1}, torch::kBool);
       auto step = [&]() {
         const at::Tensor hidden = model->forward(ids, mask);
-        const at::Tensor logps = model->tokenLogProbs(hidden.narrow(1, 0, t - 1), ids.narrow(1, 1, t - 1), targets_mask);
+        const at::Tensor logps =
+            model->tokenLogProbs(hidden.narrow(1, 0, t - 1), ids.narrow(1, 1, t - 1), targets_mask);
         const at::Tensor loss = -logps.sum() / static_cast<double>(b * (t - 1));
         loss.backward();
         optimizer.step();

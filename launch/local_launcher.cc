@@ -63,7 +63,8 @@ int exitCodeOf(int status) {
 }
 
 std::string describe(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status))
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
   return fmt::format("exited with code {}", exitCodeOf(status));
 }
 
@@ -112,7 +113,8 @@ LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallba
                       std::chrono::milliseconds grace) {
   struct sigaction sa {};
   sa.sa_handler = onSignal;
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
   g_signal.store(0);

@@ -11,10 +11,10 @@
 #include "common/core/logging.h"
 #include "launch/commands.h"
 #include "launch/generate_command.h"
+#include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
 #include "learner/learner_worker.h"
-#include "launch/tokenize_command.h"
 
 namespace gramrl::cli {
 namespace {
@@ -111,7 +111,6 @@ void addGenerateCommand(CLI::App& app, Action& run) {
   c->callback([&run, args]() { run = [args]() { return runGenerate(*args); }; });
 }
 
-
 void addTrainCommands(CLI::App& app, Action& run) {
   CLI::App* train = app.add_subcommand("train", "Train a policy on this machine, one process per learner rank");
   train->require_subcommand(1);
@@ -145,8 +144,8 @@ void addWorldCommands(CLI::App& app, Action& run) {
   CLI::App* world = app.add_subcommand("world", "The built-in synthetic task world: data sets and its gold judge");
   world->require_subcommand(1);
   auto gen = std::make_shared<WorldGenerateArgs>();
-  CLI::App* generate = world->add_subcommand(
-      "generate", "Write a JSONL data set: prompts, sft, unlabeled, labeled or test (pairs)");
+  CLI::App* generate =
+      world->add_subcommand("generate", "Write a JSONL data set: prompts, sft, unlabeled, labeled or test (pairs)");
   generate->add_option("kind", gen->kind, "prompts | sft | unlabeled | labeled | test")->required();
   generate->add_option("-n,--n", gen->n, "Rows")->capture_default_str()->check(CLI::Range(1, 100000000));
   generate->add_option("--seed", gen->seed, "Seed; row i depends only on (seed, kind, i)")->capture_default_str();

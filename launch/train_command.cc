@@ -39,8 +39,17 @@ int runTrain(const TrainArgs& args) {
   for (int64_t r = 0; r < ranks; ++r) {
     ProcessSpec spec;
     spec.name = "learner-" + std::to_string(r);
-    spec.argv = {exe,     "worker",  "learner",          "--config", config_path, "--rank", std::to_string(r),
-                 "--world", std::to_string(ranks), "--rendezvous", address};
+    spec.argv = {exe,
+                 "worker",
+                 "learner",
+                 "--config",
+                 config_path,
+                 "--rank",
+                 std::to_string(r),
+                 "--world",
+                 std::to_string(ranks),
+                 "--rendezvous",
+                 address};
     if (r > 0) spec.log_file = (run_dir / "logs" / (spec.name + ".log")).string();
     specs.push_back(std::move(spec));
   }

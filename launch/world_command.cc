@@ -1,7 +1,7 @@
 #include "launch/world_command.h"
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>

@@ -68,19 +68,18 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
 
   std::unique_ptr<Collective> collective;
   if (args.rendezvous.empty()) {
-    GRAMRL_CHECK(args.world_size == 1, ConfigError, "a {}-rank learner needs --rendezvous host:port",
-                 args.world_size);
+    GRAMRL_CHECK(args.world_size == 1, ConfigError, "a {}-rank learner needs --rendezvous host:port", args.world_size);
     collective = makeSingleRankCollective();
   } else {
     CollectiveOptions options;
     options.timeout = std::chrono::seconds(config.learner.collective_timeout_s);
     options.bucket_bytes = config.learner.allreduce_bucket_mb << 20;
     options.group_name = "learner";
-    collective = connectCollective(RendezvousAddress::parse(args.rendezvous), args.rank, args.world_size, device,
-                                   options);
+    collective =
+        connectCollective(RendezvousAddress::parse(args.rendezvous), args.rank, args.world_size, device, options);
   }
-  log::info("rank {} of {} on {} ({}), {} threads", args.rank, args.world_size, device.str(),
-            collective->backendName(), at::get_num_threads());
+  log::info("rank {} of {} on {} ({}), {} threads", args.rank, args.world_size, device.str(), collective->backendName(),
+            at::get_num_threads());
 
   const std::string& algorithm = config.learner.algorithm;
   if (algorithm == "dpo") {
@@ -93,8 +92,10 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
               runDirectory(config));
     return 0;
   }
-  GRAMRL_CHECK(false, ConfigError, "learner.algorithm '{}' cannot run yet: this build trains dpo (ppo comes with the "
-               "RLHF pipeline)", algorithm);
+  GRAMRL_CHECK(false, ConfigError,
+               "learner.algorithm '{}' cannot run yet: this build trains dpo (ppo comes with the "
+               "RLHF pipeline)",
+               algorithm);
   return 1;
 }
 

@@ -15,7 +15,7 @@ namespace gramrl {
 struct ExperimentConfig;
 
 struct LearnerWorkerArgs {
-  std::string config;      // the resolved experiment config (<run_dir>/config.yaml)
+  std::string config;  // the resolved experiment config (<run_dir>/config.yaml)
   int rank = 0;
   int world_size = 1;
   std::string rendezvous;  // host:port of the store; empty only with world_size 1 (no process group)

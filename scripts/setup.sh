@@ -11,7 +11,7 @@ PACKAGES=(
   libboost-dev libboost-filesystem-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev zlib1g-dev
-  libprotobuf-dev protobuf-compiler gnuplot-nox
+  libprotobuf-dev protobuf-compiler gnuplot-nox jq
 )
 
 missing=()

@@ -60,22 +60,47 @@ struct PolicyOptions {
   }
 };
 
+struct GramOptions {
+  std::string judge_template = "official";
+
+  template <class V>
+  void visit(V& v) {
+    v.field(judge_template, "template",
+            "Judge prompt: official (byte-exact to GRAM's released code) or compact (short tags for the built-in "
+            "byte-level toy models). See reward/gram/judge_template.h.",
+            Choices{{"official", "compact"}});
+  }
+};
+
 struct RewardOptions {
   std::string backend = "gram";
   std::string model = "builtin:tiny";
+  std::string tokenizer;
+  std::string chat_template = "auto";
+  int64_t max_tokens = 2048;
   int64_t replicas = 1;
   std::string transform = "probability";
   bool debias = true;
+  GramOptions gram;
 
   template <class V>
   void visit(V& v) {
     v.field(backend, "backend", "Reward model kind.", Choices{{"gram", "bradley_terry", "rule"}});
-    v.field(model, "model", "Reward model checkpoint directory, or builtin:<preset>; unused by rule.");
+    v.field(model, "model",
+            "Reward model checkpoint directory, or builtin:<preset>; unused by rule. GRAM and Bradley-Terry "
+            "training start from it.");
+    v.field(tokenizer, "tokenizer", "Tokenizer directory; empty means the reward model's own.");
+    v.field(chat_template, "chat_template", "Chat template of the reward model; auto picks it from the tokenizer.",
+            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3"}});
+    v.field(max_tokens, "max_tokens",
+            "Longest judge input in tokens; each response is cut to fit (the question and template are kept).",
+            Range::closed(16, 1 << 20));
     v.field(replicas, "replicas", "Reward server processes (one model copy each).", Range::closed(1, 1024));
     v.field(transform, "transform",
             "GRAM pointwise reward from P(sample beats reference): p, p - 0.5, or log(p / (1 - p)).",
             Choices{{"probability", "centered", "log_odds"}});
     v.field(debias, "debias", "GRAM: score both answer orders and average (position debiasing).");
+    v.section(gram, "gram", "GRAM judge settings.");
   }
 };
 
@@ -147,6 +172,21 @@ struct DpoOptions {
   }
 };
 
+struct GramTrainOptions {
+  double label_smoothing = 0.05;
+  bool randomize_order = true;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(label_smoothing, "label_smoothing",
+            "Stage 2 epsilon in the paper's convention: loss -(1-eps) log p(winner) - eps log p(loser) = "
+            "-log sigmoid(D) + eps*D. PyTorch's CrossEntropyLoss(label_smoothing=s) is eps = s/2.",
+            Range::rightOpen(0, 0.5));
+    v.field(randomize_order, "randomize_order",
+            "Stage 2: put the preferred response in slot A or B at random (seeded) for every example and epoch.");
+  }
+};
+
 struct LearnerDataOptions {
   std::string train;
   std::string eval;
@@ -204,13 +244,18 @@ struct LearnerOptions {
   int64_t collective_timeout_s = 300;
   int64_t allreduce_bucket_mb = 25;
   LearnerDataOptions data;
+  GramTrainOptions gram;
   PpoOptions ppo;
   DpoOptions dpo;
   CheckpointOptions checkpoint;
 
   template <class V>
   void visit(V& v) {
-    v.field(algorithm, "algorithm", "Policy optimisation algorithm.", Choices{{"ppo", "dpo"}});
+    v.field(algorithm, "algorithm",
+            "What the learner trains: the policy (ppo, dpo) or the reward model (gram_pretrain: GRAM stage 1, "
+            "gram_finetune: stage 2, bradley_terry: a scalar-head reward model). Set by the gramrl train / gramrl "
+            "gram subcommands.",
+            Choices{{"ppo", "dpo", "gram_pretrain", "gram_finetune", "bradley_terry"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
     v.field(device, "device", "auto (CUDA when present, one GPU per rank), cpu or cuda.",
             Choices{{"auto", "cpu", "cuda"}});
@@ -233,8 +278,7 @@ struct LearnerOptions {
     v.field(warmup_ratio, "warmup_ratio", "Fraction of total_steps spent warming up linearly.", Range::closed(0, 1));
     v.field(max_grad_norm, "max_grad_norm", "Clip the global gradient norm to this; 0 disables clipping.",
             Range::atLeast(0));
-    v.field(precision, "precision",
-            "auto (bf16 autocast on CUDA, fp32 on CPU), fp32, or bf16 (autocast; CUDA only).",
+    v.field(precision, "precision", "auto (bf16 autocast on CUDA, fp32 on CPU), fp32, or bf16 (autocast; CUDA only).",
             Choices{{"auto", "fp32", "bf16"}});
     v.field(freeze, "freeze",
             "Parameters kept fixed, as shell patterns of their Hugging Face names (model.embed_tokens.*).");
@@ -254,6 +298,7 @@ struct LearnerOptions {
     v.field(allreduce_bucket_mb, "allreduce_bucket_mb", "Gradients are summed over ranks in buckets of this size.",
             Range::closed(1, 4096));
     v.section(data, "data", "Training and evaluation data.");
+    v.section(gram, "gram", "GRAM stage 2 and Bradley-Terry training settings.");
     v.section(ppo, "ppo", "PPO settings (algorithm: ppo).");
     v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo).");
     v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");

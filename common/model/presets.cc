@@ -17,6 +17,7 @@ struct Size {
 };
 
 constexpr Size kSizes[] = {
+    {"toy", kByteModelVocabSize, 96, 3, 4, 2, 24, 256, 512},
     {"tiny", kByteModelVocabSize, 128, 4, 4, 2, 32, 384, 2048},
     {"small", kByteModelVocabSize, 256, 8, 8, 2, 32, 768, 2048},
     {"0.5b", 151936, 896, 24, 14, 2, 64, 4864, 32768},

@@ -3,6 +3,7 @@
 // NOTE [Built-in presets]
 // A preset is "<size>-<family>"; a bare "<size>" means "<size>-qwen2".
 //   size   vocab    hidden  layers  heads/kv  head_dim  intermediate  max_pos
+//   toy    264      96      3       4/2       24        256           512     (the GRAM toy reproduction)
 //   tiny   264      128     4       4/2       32        384           2048
 //   small  264      256     8       8/2       32        768           2048
 //   0.5b   151936   896     24      14/2      64        4864          32768   (Qwen2.5-0.5B's dims)

@@ -49,7 +49,8 @@ DpoObjective::PairLogProbs DpoObjective::logProbs(const std::vector<TokenizedPai
   out.policy_chosen = policy_lp.narrow(0, 0, m);
   out.policy_rejected = policy_lp.narrow(0, m, m);
   if (cached_reference.defined()) {
-    const at::Tensor ref = cached_reference.index_select(0, torch::tensor(indices, torch::kInt64)).to(policy_->device());
+    const at::Tensor ref =
+        cached_reference.index_select(0, torch::tensor(indices, torch::kInt64)).to(policy_->device());
     out.reference_chosen = ref.select(1, 0);
     out.reference_rejected = ref.select(1, 1);
   } else {

@@ -17,8 +17,7 @@ uint64_t splitmix64(uint64_t x) {
 
 }  // namespace
 
-EpochSampler::EpochSampler(int64_t size, uint64_t seed, DataCursor cursor)
-    : size_(size), seed_(seed), cursor_(cursor) {
+EpochSampler::EpochSampler(int64_t size, uint64_t seed, DataCursor cursor) : size_(size), seed_(seed), cursor_(cursor) {
   GRAMRL_CHECK(size > 0, ConfigError, "the training set is empty: nothing to sample");
   GRAMRL_CHECK(cursor.epoch >= 0 && cursor.offset >= 0 && cursor.offset < size, DataError,
                "data cursor (epoch {}, offset {}) does not fit a data set of {} examples; was the data changed "

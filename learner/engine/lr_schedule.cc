@@ -21,8 +21,7 @@ double learningRate(const LrScheduleOptions& options, int64_t step) {
   if (options.schedule == "cosine") return floor + (peak - floor) * 0.5 * (1.0 + std::cos(M_PI * p));
   if (options.schedule == "linear") return floor + (peak - floor) * (1.0 - p);
   if (options.schedule == "constant") return peak;
-  GRAMRL_CHECK(false, ConfigError, "learner.schedule: expected cosine, linear or constant, got '{}'",
-               options.schedule);
+  GRAMRL_CHECK(false, ConfigError, "learner.schedule: expected cosine, linear or constant, got '{}'", options.schedule);
   return peak;
 }
 

@@ -34,7 +34,7 @@ struct MetricSum {
 };
 
 struct ObjectiveOutput {
-  at::Tensor loss_sum;  // scalar float32: the sum of the per-unit losses of the micro-batch, with autograd
+  at::Tensor loss_sum;             // scalar float32: the sum of the per-unit losses of the micro-batch, with autograd
   std::vector<MetricSum> metrics;  // the same names, in the same order, on every call and rank
   int64_t tokens = 0;              // tokens run through the model (throughput)
 };
@@ -48,6 +48,10 @@ class Objective {
   // Once, before the first step (after a resume too), on every rank: e.g. precomputing
   // reference log-probs over the data set, sharded with `collective`.
   virtual void prepare(Collective& collective) {}
+  // Called before each step with the number of updates done so far, on every rank. Randomness
+  // that must survive a resume (e.g. GRAM's A/B slot assignment) is a function of (seed, step,
+  // example), never of hidden state.
+  virtual void startStep(int64_t step) {}
   // The number of loss units in these examples (NOTE [Loss normalisation]).
   virtual double normaliser(const std::vector<int64_t>& indices) = 0;
   virtual ObjectiveOutput forward(const std::vector<int64_t>& indices) = 0;

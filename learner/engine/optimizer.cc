@@ -45,10 +45,8 @@ std::unique_ptr<torch::optim::AdamW> makeAdamW(const NamedParameters& params, co
   std::vector<at::Tensor> no_decay;
   for (const auto& t : params.tensors) (t.dim() >= 2 ? decay : no_decay).push_back(t);
   auto options = [&](double wd) {
-    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(s.lr)
-                                                            .betas(std::make_tuple(s.beta1, s.beta2))
-                                                            .eps(s.eps)
-                                                            .weight_decay(wd));
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(s.lr).betas(std::make_tuple(s.beta1, s.beta2)).eps(s.eps).weight_decay(wd));
   };
   std::vector<torch::optim::OptimizerParamGroup> groups;
   if (!decay.empty()) groups.emplace_back(decay, options(s.weight_decay));

@@ -118,7 +118,8 @@ std::vector<std::pair<int64_t, std::string>> RunCheckpoints::list() const {
   if (!fs::is_directory(dir_, ec)) return out;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const auto step = parseStepDir(entry.path().filename().string());
-    if (step && fs::is_regular_file(entry.path() / kTrainerStateFile, ec)) out.emplace_back(*step, entry.path().string());
+    if (step && fs::is_regular_file(entry.path() / kTrainerStateFile, ec))
+      out.emplace_back(*step, entry.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;

@@ -44,7 +44,8 @@ std::vector<int64_t> ChatEncoder::response(const std::string& text) const {
 SequenceBatch makeSequenceBatch(const std::vector<const PromptResponse*>& rows, int64_t pad_id, at::Device device) {
   GRAMRL_ASSERT(!rows.empty());
   int64_t width = 2;
-  for (const auto* r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r->prompt.size() + r->response.size()));
+  for (const auto* r : rows)
+    width = std::max<int64_t>(width, static_cast<int64_t>(r->prompt.size() + r->response.size()));
   const auto b = static_cast<int64_t>(rows.size());
   at::Tensor ids = torch::full({b, width}, pad_id, torch::kInt64);
   at::Tensor mask = torch::zeros({b, width}, torch::kInt64);
@@ -75,8 +76,8 @@ SequenceBatch makeSequenceBatch(const std::vector<const PromptResponse*>& rows, 
 ResponseLogProbs responseLogProbs(const Transformer& model, const SequenceBatch& batch) {
   const at::Tensor hidden = model.forward(batch.input_ids, batch.attention_mask);
   const int64_t t = batch.input_ids.size(1);
-  const at::Tensor logps = model.tokenLogProbs(hidden.narrow(1, 0, t - 1), batch.input_ids.narrow(1, 1, t - 1),
-                                               batch.target_mask);
+  const at::Tensor logps =
+      model.tokenLogProbs(hidden.narrow(1, 0, t - 1), batch.input_ids.narrow(1, 1, t - 1), batch.target_mask);
   ResponseLogProbs out;
   out.sum = logps.sum(1);
   out.count = batch.target_mask.sum(1).to(torch::kFloat);

@@ -30,9 +30,7 @@ using Scalars = std::vector<std::pair<std::string, double>>;
 
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-double unixTime() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unixTime() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -61,8 +59,7 @@ struct Trainer::Impl {
 
   void checkOptions() const {
     const int64_t world = collective.worldSize();
-    GRAMRL_CHECK(opt.micro_batch_size >= 1 && opt.global_batch_size % (opt.micro_batch_size * world) == 0,
-                 ConfigError,
+    GRAMRL_CHECK(opt.micro_batch_size >= 1 && opt.global_batch_size % (opt.micro_batch_size * world) == 0, ConfigError,
                  "learner.global_batch_size: expected a multiple of micro_batch_size * ranks ({} * {}), got {}",
                  opt.micro_batch_size, world, opt.global_batch_size);
     GRAMRL_CHECK(opt.total_steps >= 1, ConfigError, "learner.total_steps: expected >= 1, got {}", opt.total_steps);
@@ -119,8 +116,8 @@ struct Trainer::Impl {
   void setup() {
     checkOptions();
     params = applyFreeze(*model, opt.freeze);
-    optimizer = makeAdamW(params, AdamWSettings{opt.schedule.peak_lr, opt.adam_beta1, opt.adam_beta2, opt.adam_eps,
-                                                opt.weight_decay});
+    optimizer = makeAdamW(
+        params, AdamWSettings{opt.schedule.peak_lr, opt.adam_beta1, opt.adam_beta2, opt.adam_eps, opt.weight_decay});
     state.algorithm = objective.name();
     state.world_size = collective.worldSize();
     state.seed = opt.seed;
@@ -133,9 +130,9 @@ struct Trainer::Impl {
       std::error_code ec;
       fs::create_directories(opt.run_dir, ec);
       GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", opt.run_dir, ec.message());
-      jsonl = std::make_unique<metrics::JsonlMetricsWriter>(
-          (fs::path(opt.run_dir) / "metrics.jsonl").string(),
-          resumed ? std::optional<int64_t>(state.step) : std::nullopt);
+      jsonl =
+          std::make_unique<metrics::JsonlMetricsWriter>((fs::path(opt.run_dir) / "metrics.jsonl").string(),
+                                                        resumed ? std::optional<int64_t>(state.step) : std::nullopt);
       if (opt.tensorboard) {
         tensorboard = std::make_unique<metrics::TensorBoardWriter>((fs::path(opt.run_dir) / "tensorboard").string());
       }
@@ -157,6 +154,7 @@ struct Trainer::Impl {
     const double lr = learningRate(opt.schedule, state.step);
     setLearningRate(*optimizer, lr);
 
+    objective.startStep(state.step);
     const std::vector<int64_t> global = sampler->next(opt.global_batch_size);
     const auto first = global.begin() + collective.rank() * per_rank;
     std::vector<std::vector<int64_t>> micro;
@@ -226,8 +224,8 @@ struct Trainer::Impl {
     Scalars scalars{{"loss", reduce[0] / global_units}, {"lr", lr}, {"grad_norm", grad_norm}};
     for (size_t i = 0; i < sums.size(); ++i) {
       const double count = reduce[3 + 2 * i];
-      scalars.emplace_back(sums[i].name, count > 0 ? reduce[2 + 2 * i] / count
-                                                   : std::numeric_limits<double>::quiet_NaN());
+      scalars.emplace_back(sums[i].name,
+                           count > 0 ? reduce[2 + 2 * i] / count : std::numeric_limits<double>::quiet_NaN());
     }
     scalars.emplace_back("perf/tokens_per_s", reduce[1] / step_s);
     scalars.emplace_back("time/step_s", step_s);

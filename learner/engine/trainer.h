@@ -42,17 +42,17 @@ struct TrainerOptions {
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double adam_eps = 1e-8;
-  double max_grad_norm = 1.0;            // 0: no clipping (the norm is still reported)
-  std::vector<std::string> freeze;       // fnmatch patterns of parameter names kept fixed
-  int64_t checkpoint_every = 0;          // 0: only at the end
+  double max_grad_norm = 1.0;       // 0: no clipping (the norm is still reported)
+  std::vector<std::string> freeze;  // fnmatch patterns of parameter names kept fixed
+  int64_t checkpoint_every = 0;     // 0: only at the end
   int64_t keep_last = 3;
-  std::string resume = "auto";           // auto | never | <checkpoint directory>
-  int64_t eval_every = 0;                // 0: only at the end
+  std::string resume = "auto";  // auto | never | <checkpoint directory>
+  int64_t eval_every = 0;       // 0: only at the end
   int64_t log_every = 1;
   uint64_t seed = 0;
-  std::string precision = "fp32";        // fp32 | bf16 (autocast; CUDA only)
+  std::string precision = "fp32";  // fp32 | bf16 (autocast; CUDA only)
   bool tensorboard = true;
-  std::string tokenizer_spec;  // saved with each checkpoint's model (NOTE [Tokenizer of a saved model])
+  std::string tokenizer_spec;             // saved with each checkpoint's model (NOTE [Tokenizer of a saved model])
   double progress_log_interval_s = 30.0;  // when stderr is not a terminal
   // Consulted after each step's checkpoint: returning true ends run() there, as a crash right
   // after that point would (tests of resumption; time-limited jobs).

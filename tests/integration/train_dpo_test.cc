@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <ATen/ATen.h>
 
 #include "common/checkpoint/checkpoint.h"
 #include "tests/support/temp_dir.h"
@@ -180,8 +180,8 @@ TEST_F(TrainDpoTest, KilledRunResumesToTheParametersOfAnUninterruptedRun) {
 }
 
 TEST_F(TrainDpoTest, AKilledRankStopsTheRunWithItsName) {
-  const Process launcher = start(train("rank_killed", {"learner.ranks=2", "learner.total_steps=100000"}),
-                                 dir_.file("rank_killed.log"));
+  const Process launcher =
+      start(train("rank_killed", {"learner.ranks=2", "learner.total_steps=100000"}), dir_.file("rank_killed.log"));
   ASSERT_TRUE(waitFor(runDir("rank_killed") / "checkpoints" / "step-00000002"));
   ::kill(pidOf("rank_killed", "learner-1"), SIGKILL);
   const auto t0 = Clock::now();
@@ -193,9 +193,9 @@ TEST_F(TrainDpoTest, AKilledRankStopsTheRunWithItsName) {
 }
 
 TEST_F(TrainDpoTest, AHungRankBecomesACollectiveErrorOnItsPeer) {
-  const Process launcher = start(
-      train("rank_hung", {"learner.ranks=2", "learner.total_steps=100000", "learner.collective_timeout_s=3"}),
-      dir_.file("rank_hung.log"));
+  const Process launcher =
+      start(train("rank_hung", {"learner.ranks=2", "learner.total_steps=100000", "learner.collective_timeout_s=3"}),
+            dir_.file("rank_hung.log"));
   ASSERT_TRUE(waitFor(runDir("rank_hung") / "checkpoints" / "step-00000002"));
   const pid_t hung = pidOf("rank_hung", "learner-1");
   ::kill(hung, SIGSTOP);

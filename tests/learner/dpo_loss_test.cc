@@ -28,7 +28,7 @@ TEST(DpoLossTest, SigmoidMatchesHandDerivedValueAndGradient) {
   DpoLossOutput out = dpoLoss(in.pc, in.pr, in.rc, in.rr, {"sigmoid", 0.5, 0.0});
   out.losses.sum().backward();
   EXPECT_NEAR(out.losses.item<double>(), std::log1p(std::exp(-0.5)), 1e-12);  // 0.474076984
-  EXPECT_NEAR(in.pc.grad().item<double>(), -0.5 * sigmoid(-0.5), 1e-12);    // -0.188770334
+  EXPECT_NEAR(in.pc.grad().item<double>(), -0.5 * sigmoid(-0.5), 1e-12);      // -0.188770334
   EXPECT_NEAR(in.pr.grad().item<double>(), 0.5 * sigmoid(-0.5), 1e-12);
   EXPECT_NEAR(out.chosen_rewards.item<double>(), 0.25, 1e-12);
   EXPECT_NEAR(out.rejected_rewards.item<double>(), -0.25, 1e-12);
@@ -41,7 +41,7 @@ TEST(DpoLossTest, ConservativeDpoIsSigmoidPlusEpsTimesMargin) {
   out.losses.sum().backward();
   // -(1-e) log s(x) - e log s(-x) = -log s(x) + e x with x = 0.5.
   EXPECT_NEAR(out.losses.item<double>(), std::log1p(std::exp(-0.5)) + 0.1 * 0.5, 1e-12);  // 0.524076984
-  const double dldh = -0.5 * (0.9 * sigmoid(-0.5) - 0.1 * sigmoid(0.5));                   // -0.138770334
+  const double dldh = -0.5 * (0.9 * sigmoid(-0.5) - 0.1 * sigmoid(0.5));                  // -0.138770334
   EXPECT_NEAR(in.pc.grad().item<double>(), dldh, 1e-12);
   EXPECT_NEAR(in.pr.grad().item<double>(), -dldh, 1e-12);
 }

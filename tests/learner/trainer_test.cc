@@ -6,8 +6,8 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "common/collectives/collective.h"
 #include "common/core/errors.h"
@@ -63,8 +63,8 @@ TEST(TrainerTest, DpoRaisesHeldOutImplicitRewardAccuracy) {
   ASSERT_EQ(metrics.size(), 80u);
   const double accuracy = metrics.back()["eval/rewards/accuracy"].get<double>();
   const double loss = metrics.back()["eval/loss"].get<double>();
-  std::printf("held-out implicit-reward accuracy %.3f, loss %.4f (train loss first %.4f last %.4f)\n", accuracy,
-              loss, metrics.front()["loss"].get<double>(), metrics.back()["loss"].get<double>());
+  std::printf("held-out implicit-reward accuracy %.3f, loss %.4f (train loss first %.4f last %.4f)\n", accuracy, loss,
+              metrics.front()["loss"].get<double>(), metrics.back()["loss"].get<double>());
   // Chance is 0.5; 256 pairs give a standard error of about 0.03.
   EXPECT_GT(accuracy, 0.58);
   EXPECT_LT(loss, std::log(2.0) - 0.05);
@@ -149,7 +149,8 @@ TEST(TrainerTest, FrozenParametersStayFixed) {
   }
   EXPECT_GT(frozen, 5);
   EXPECT_GT(moved, 10);
-  for (const auto& name : trainer.trainableParameterNames()) EXPECT_EQ(name.rfind("model.layers.0.", 0), std::string::npos);
+  for (const auto& name : trainer.trainableParameterNames())
+    EXPECT_EQ(name.rfind("model.layers.0.", 0), std::string::npos);
 }
 
 TEST(TrainerTest, BadOptionsAreConfigErrors) {
