@@ -11,6 +11,7 @@
 #include "common/core/logging.h"
 #include "launch/commands.h"
 #include "launch/generate_command.h"
+#include "launch/gram_eval_command.h"
 #include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
@@ -127,6 +128,57 @@ void addTrainCommands(CLI::App& app, Action& run) {
   });
 }
 
+void addGramCommands(CLI::App& app, Action& run) {
+  CLI::App* gram = app.add_subcommand("gram", "GRAM: train the generative reward model and its baselines, evaluate them");
+  gram->require_subcommand(1);
+  struct Stage {
+    const char* command;
+    const char* algorithm;
+    const char* help;
+  };
+  const Stage stages[] = {
+      {"pretrain", "gram_pretrain", "Stage 1: next-token training on unlabeled response pairs (learner.data.train)"},
+      {"finetune", "gram_finetune",
+       "Stage 2: label-smoothed A/B training on preference pairs, from reward.model (a stage-1 checkpoint for "
+       "GRAM, builtin:<preset> for the generative baseline, a foundation GRAM for task adaptation)"},
+      {"bt", "bradley_terry", "The discriminative baseline: a scalar-head Bradley-Terry reward model on preference pairs"},
+  };
+  for (const Stage& stage : stages) {
+    auto args = std::make_shared<TrainArgs>();
+    auto positional = std::make_shared<std::vector<std::string>>();
+    CLI::App* c = gram->add_subcommand(stage.command, stage.help);
+    c->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+    const std::string algorithm = stage.algorithm;
+    c->callback([&run, args, positional, algorithm]() {
+      args->algorithm = algorithm;
+      args->config = positional->front();
+      args->overrides.assign(positional->begin() + 1, positional->end());
+      run = [args]() { return runTrain(*args); };
+    });
+  }
+
+  auto eval = std::make_shared<GramEvalArgs>();
+  CLI::App* e = gram->add_subcommand(
+      "eval", "Pairwise accuracy of a reward model on JSONL preference pairs, overall and per category/subset");
+  e->add_option("data", eval->data, "JSONL files of preference pairs")->required();
+  e->add_option("-m,--model", eval->model, "Checkpoint directory or builtin:<preset>")->required();
+  e->add_option("--kind", eval->kind, "gram (A/B judge), bradley_terry (value head) or likelihood (stage-1 model)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gram", "bradley_terry", "likelihood"}));
+  e->add_option("-t,--tokenizer", eval->tokenizer, "Tokenizer (default: the model's)");
+  e->add_option("--chat-template", eval->chat_template, "Chat template or auto")->capture_default_str();
+  e->add_option("--judge-template", eval->judge_template, "official or compact")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"official", "compact"}));
+  e->add_option("--batch-size", eval->batch_size, "Sequences per forward pass")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  e->add_option("--max-tokens", eval->max_tokens, "Longest judge input")->capture_default_str();
+  e->add_option("--threads", eval->threads, "CPU threads (0: all cores)")->capture_default_str();
+  e->add_option("--out-json", eval->out_json, "Also write the numbers as JSON here");
+  e->callback([&run, eval]() { run = [eval]() { return runGramEval(*eval); }; });
+}
+
 void addWorkerCommands(CLI::App& app, Action& run) {
   CLI::App* worker = app.add_subcommand("worker", "One process of a run (started by the launcher)");
   worker->group("");  // internal: hidden from --help
@@ -179,6 +231,7 @@ int main(int argc, char** argv) {
   gramrl::cli::addTokenizeCommand(app, run);
   gramrl::cli::addGenerateCommand(app, run);
   gramrl::cli::addTrainCommands(app, run);
+  gramrl::cli::addGramCommands(app, run);
   gramrl::cli::addWorkerCommands(app, run);
   gramrl::cli::addWorldCommands(app, run);
   try {

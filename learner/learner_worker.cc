@@ -12,6 +12,7 @@
 #include "common/rendezvous/rendezvous.h"
 #include "learner/dpo/dpo_setup.h"
 #include "learner/engine/trainer.h"
+#include "learner/gram/gram_setup.h"
 
 namespace gramrl {
 namespace {
@@ -51,6 +52,19 @@ TrainerOptions trainerOptions(const ExperimentConfig& config, const std::string&
   return o;
 }
 
+// Trains `model` with `objective` to learner.total_steps: the shared tail of every offline
+// algorithm. `label` names the run in the progress line and the checkpoints.
+int runTrainer(const ExperimentConfig& config, const std::string& label, const std::string& tokenizer_spec,
+               std::shared_ptr<Transformer> model, Objective& objective, Collective& collective) {
+  TrainerOptions options = trainerOptions(config, label);
+  options.tokenizer_spec = tokenizer_spec;
+  Trainer trainer(options, std::move(model), objective, collective);
+  const TrainerState final_state = trainer.run();
+  log::info("done: step {} of {}; checkpoints in {}/checkpoints", final_state.step, config.learner.total_steps,
+            runDirectory(config));
+  return 0;
+}
+
 }  // namespace
 
 std::string runDirectory(const ExperimentConfig& config) {
@@ -73,6 +87,7 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
   } else {
     CollectiveOptions options;
     options.timeout = std::chrono::seconds(config.learner.collective_timeout_s);
+    options.connect_timeout = std::chrono::seconds(config.launch.rendezvous.timeout_s);
     options.bucket_bytes = config.learner.allreduce_bucket_mb << 20;
     options.group_name = "learner";
     collective =
@@ -84,17 +99,15 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
   const std::string& algorithm = config.learner.algorithm;
   if (algorithm == "dpo") {
     DpoSetup setup = buildDpo(config, device);
-    TrainerOptions options = trainerOptions(config, "dpo");
-    options.tokenizer_spec = setup.tokenizer_spec;
-    Trainer trainer(options, setup.policy, *setup.objective, *collective);
-    const TrainerState final_state = trainer.run();
-    log::info("done: step {} of {}; checkpoints in {}/checkpoints", final_state.step, config.learner.total_steps,
-              runDirectory(config));
-    return 0;
+    return runTrainer(config, algorithm, setup.tokenizer_spec, setup.policy, *setup.objective, *collective);
+  }
+  if (isGramTrainingAlgorithm(algorithm)) {
+    GramTrainingSetup setup = buildGramTraining(config, device);
+    return runTrainer(config, algorithm, setup.tokenizer_spec, setup.model, *setup.objective, *collective);
   }
   GRAMRL_CHECK(false, ConfigError,
-               "learner.algorithm '{}' cannot run yet: this build trains dpo (ppo comes with the "
-               "RLHF pipeline)",
+               "learner.algorithm '{}' cannot run yet: this build trains dpo, gram_pretrain, gram_finetune and "
+               "bradley_terry (ppo comes with the RLHF pipeline)",
                algorithm);
   return 1;
 }

@@ -33,6 +33,10 @@ struct CollectiveOptions {
   std::string backend = "auto";
   // Bounds every collective and the connect; a dead or hung peer -> CollectiveError after this.
   std::chrono::milliseconds timeout{300000};
+  // How long connect waits for every rank to join (process start-up on a loaded or large
+  // machine takes longer than a collective should); the backend's own deadline is the larger of
+  // the two, and each collective is still bounded by `timeout` when waited for.
+  std::chrono::milliseconds connect_timeout{300000};
   // Coalescing: tensors are flattened into buckets of at most this many bytes (a larger single
   // tensor is its own bucket). See NOTE [Coalesced collectives].
   int64_t bucket_bytes = 25 << 20;
@@ -79,7 +83,7 @@ std::unique_ptr<Collective> makeSingleRankCollective();
 
 // Connects a TCPStore client to the rendezvous store at host:port (hosted elsewhere, e.g. by
 // the launcher or rank 0), wraps it in PrefixStore(group_name), and creates the process group
-// for `rank` of `world_size` on `device`. Blocks until all ranks joined or options.timeout
+// for `rank` of `world_size` on `device`. Blocks until all ranks joined or options.connect_timeout
 // (then CollectiveError naming rank, world, store address). world_size 1 may still create a
 // real group. ConfigError for an unknown backend, a backend that does not fit the device, or
 // rank/world/bucket_bytes out of range.

@@ -227,16 +227,18 @@ std::unique_ptr<Collective> makeProcessGroupCollective(const StoreHandle& store,
   checkArguments(rank, world_size, options);
   GRAMRL_ASSERT(store.store, "makeProcessGroupCollective needs a store");
   Where where{rank, world_size, resolveBackend(options, device), store.description, options.timeout};
+  const Where connecting{rank, world_size, where.backend, store.description, options.connect_timeout};
+  const auto backend_timeout = std::max(options.timeout, options.connect_timeout);
   const auto start = std::chrono::steady_clock::now();
-  auto group = guarded("connect", where, [&]() -> c10::intrusive_ptr<collectives::compat::BackendBase> {
+  auto group = guarded("connect", connecting, [&]() -> c10::intrusive_ptr<collectives::compat::BackendBase> {
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(options.group_name, store.store);
 #ifdef USE_C10D_NCCL
     if (where.backend == "nccl") {
       return c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, rank, world_size,
-                                                         collectives::compat::ncclOptions(options.timeout));
+                                                         collectives::compat::ncclOptions(backend_timeout));
     }
 #endif
-    auto gloo_options = collectives::compat::glooOptions(options.timeout);
+    auto gloo_options = collectives::compat::glooOptions(backend_timeout);
     gloo_options->devices.push_back(glooDevice(store.loopback));
     // Connects the full mesh: returns once every rank has joined, throws after the timeout.
     return c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, rank, world_size, gloo_options);
@@ -245,7 +247,7 @@ std::unique_ptr<Collective> makeProcessGroupCollective(const StoreHandle& store,
   if (where.backend == "nccl") {
     // NCCL creates its communicator lazily; one barrier makes connect block until every rank
     // joined, as with Gloo. It is not counted in callCount().
-    guarded("connect", where, [&] { collective->uncountedBarrier(); });
+    guarded("connect", connecting, [&] { collective->uncountedBarrier(); });
   }
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
   log::info("collectives: group '{}' rank {} of {} connected ({}, store {}, {} ms)", options.group_name, rank,
@@ -258,18 +260,19 @@ std::unique_ptr<Collective> connectCollective(const RendezvousAddress& address, 
   checkArguments(rank, world_size, options);
   GRAMRL_CHECK(address.port != 0, ConfigError, "collectives store {}: a client needs the host's real port",
                address.toString());
-  const Where where{rank, world_size, resolveBackend(options, device), address.toString(), options.timeout};
+  const Where where{rank, world_size, resolveBackend(options, device), address.toString(),
+                    options.connect_timeout};
   c10d::TCPStoreOptions store_options;
   store_options.port = address.port;
   store_options.isServer = false;
   // c10d retries the connect for this long, counted in whole seconds; round up so a short
   // timeout still retries.
   store_options.timeout =
-      std::max<std::chrono::milliseconds>(std::chrono::ceil<std::chrono::seconds>(options.timeout), 1s);
+      std::max<std::chrono::milliseconds>(std::chrono::ceil<std::chrono::seconds>(options.connect_timeout), 1s);
   StoreHandle handle;
   handle.store = guarded("connect", where, [&]() -> c10::intrusive_ptr<c10d::Store> {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(address.host, store_options);
-    tcp->setTimeout(options.timeout);
+    tcp->setTimeout(std::max(options.timeout, options.connect_timeout));
     return tcp;
   });
   handle.description = address.toString();

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   try {
     gramrl::CollectiveOptions options;
     options.timeout = std::chrono::milliseconds(std::stoll(argv[5]));
+    options.connect_timeout = std::chrono::milliseconds(60000);
     auto c = gramrl::connectCollective(gramrl::RendezvousAddress::parse(argv[4]), rank, world, at::Device(at::kCPU),
                                        options);
     if (mode == "sum") return sum(*c, rank, world);

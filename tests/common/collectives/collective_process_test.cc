@@ -50,6 +50,7 @@ std::unique_ptr<Collective> connectToStalledPeer(Peer& peer, const Rendezvous& h
   startPeer(peer, "stall", host.address(), timeout);
   CollectiveOptions options;
   options.timeout = timeout;
+  options.connect_timeout = 60s;  // start-up on a loaded machine is not what this tests
   auto c = connectCollective(host.address(), 0, 2, at::Device(at::kCPU), options);
   c->allreduceSum({at::ones({4})});
   EXPECT_EQ(readLine(peer), "ready");
@@ -131,6 +132,7 @@ TEST(CollectiveProcesses, ConnectFailsWhenTheOtherRankNeverJoins) {
   auto host = Rendezvous::host({"127.0.0.1", 0}, 10s);
   CollectiveOptions options;
   options.timeout = 1s;
+  options.connect_timeout = 1s;
   const auto start = Clock::now();
   try {
     connectCollective(host->address(), 0, 2, at::Device(at::kCPU), options);
@@ -154,6 +156,7 @@ TEST(CollectiveProcesses, ConnectFailsWhenNoStoreListens) {
   }
   CollectiveOptions options;
   options.timeout = 1s;
+  options.connect_timeout = 1s;
   const auto start = Clock::now();
   try {
     connectCollective({"127.0.0.1", port}, 1, 2, at::Device(at::kCPU), options);

@@ -296,6 +296,7 @@ TEST(Group, RejectsBadArguments) {
 TEST(Group, ConnectTimesOutWhenAPeerNeverJoins) {
   CollectiveOptions options;
   options.timeout = 500ms;
+  options.connect_timeout = 500ms;
   const auto start = std::chrono::steady_clock::now();
   try {
     makeProcessGroupCollective(testing::inProcessStore(), 0, 2, at::Device(at::kCPU), options);

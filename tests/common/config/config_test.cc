@@ -229,8 +229,11 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
                   "  learner.lr: expected a number in (0, 1], got -1 (" +
                   p +
                   ":2:7)\n"
-                  "  learner.bogus: unknown key (known keys here: algorithm, ranks, total_steps, global_batch_size, "
-                  "micro_batch_size, lr, weight_decay, schedule, warmup_ratio, max_grad_norm, ppo, dpo, checkpoint) (" +
+                  "  learner.bogus: unknown key (known keys here: algorithm, ranks, device, threads, total_steps, "
+                  "global_batch_size, micro_batch_size, lr, min_lr_ratio, weight_decay, adam_beta1, adam_beta2, "
+                  "adam_eps, schedule, warmup_ratio, max_grad_norm, precision, freeze, resume, eval_every, "
+                  "eval_batch_size, log_every, tensorboard, collective_timeout_s, allreduce_bucket_mb, data, gram, "
+                  "ppo, dpo, checkpoint) (" +
                   p + ":3:3)");
   }
 }

@@ -216,7 +216,7 @@ int64_t parameterCount(const std::string& preset) {
 }
 
 TEST(Presets, NamesConfigsAndParameterCounts) {
-  EXPECT_EQ(presetNames().size(), 9u);
+  EXPECT_EQ(presetNames().size(), 12u);
   EXPECT_EQ(presetConfig("builtin:tiny").model_type, "qwen2");
   EXPECT_EQ(presetConfig("tiny-llama").rope_scaling.rope_type, "llama3");
   EXPECT_TRUE(presetConfig("small-qwen3").qk_norm);
