@@ -129,7 +129,8 @@ void addTrainCommands(CLI::App& app, Action& run) {
 }
 
 void addGramCommands(CLI::App& app, Action& run) {
-  CLI::App* gram = app.add_subcommand("gram", "GRAM: train the generative reward model and its baselines, evaluate them");
+  CLI::App* gram =
+      app.add_subcommand("gram", "GRAM: train the generative reward model and its baselines, evaluate them");
   gram->require_subcommand(1);
   struct Stage {
     const char* command;
@@ -141,7 +142,8 @@ void addGramCommands(CLI::App& app, Action& run) {
       {"finetune", "gram_finetune",
        "Stage 2: label-smoothed A/B training on preference pairs, from reward.model (a stage-1 checkpoint for "
        "GRAM, builtin:<preset> for the generative baseline, a foundation GRAM for task adaptation)"},
-      {"bt", "bradley_terry", "The discriminative baseline: a scalar-head Bradley-Terry reward model on preference pairs"},
+      {"bt", "bradley_terry",
+       "The discriminative baseline: a scalar-head Bradley-Terry reward model on preference pairs"},
   };
   for (const Stage& stage : stages) {
     auto args = std::make_shared<TrainArgs>();

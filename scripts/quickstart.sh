@@ -3,7 +3,7 @@
 # machine's CPU cores (scripts/reproduce_toy.sh: stage-1 pre-training on unlabeled pairs, stage-2
 # fine-tuning, the generative-only and Bradley-Terry baselines and two controls, in- and
 # out-of-distribution accuracy, task adaptation), printing progress as it goes and ending with
-# the report table (runs/toy/toy-reproduction.md and .png). About 15 minutes on 2 cores.
+# the report table (runs/toy/toy-reproduction.md and .png). About 23 minutes on 2 cores.
 # Until the RLHF pipeline lands, this is the experiment gramrl runs end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."

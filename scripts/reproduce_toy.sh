@@ -17,7 +17,7 @@
 # contains the exact correct answer. The report (markdown + PNG) goes to $REPORT_DIR.
 #
 # Knobs (environment): SEEDS, STAGE1_STEPS, STAGE2_STEPS, LABELS, ADAPT_LABELS, ADAPT_STEPS,
-# OUT, REPORT_DIR, GRAMRL. Defaults are sized for about 15 minutes on 2 cores.
+# OUT, REPORT_DIR, GRAMRL. With the defaults it took 1351 s (22.5 min) on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1"}

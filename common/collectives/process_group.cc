@@ -260,8 +260,7 @@ std::unique_ptr<Collective> connectCollective(const RendezvousAddress& address, 
   checkArguments(rank, world_size, options);
   GRAMRL_CHECK(address.port != 0, ConfigError, "collectives store {}: a client needs the host's real port",
                address.toString());
-  const Where where{rank, world_size, resolveBackend(options, device), address.toString(),
-                    options.connect_timeout};
+  const Where where{rank, world_size, resolveBackend(options, device), address.toString(), options.connect_timeout};
   c10d::TCPStoreOptions store_options;
   store_options.port = address.port;
   store_options.isServer = false;
