@@ -26,10 +26,7 @@ namespace gramrl {
 
 class Transformer;
 
-struct TokenizedPair {
-  PromptResponse chosen;
-  PromptResponse rejected;
-};
+using TokenizedPair = PromptResponsePair;
 
 struct DpoObjectiveOptions {
   DpoLossOptions loss;

@@ -9,27 +9,9 @@
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
-#include "learner/engine/epoch_sampler.h"
+#include "learner/engine/training_data.h"
 
 namespace gramrl {
-namespace {
-
-std::vector<TokenizedPair> encodePairs(const std::vector<data::PreferencePair>& pairs, const ChatEncoder& encoder) {
-  std::vector<TokenizedPair> out;
-  out.reserve(pairs.size());
-  for (const auto& p : pairs) {
-    TokenizedPair t;
-    t.chosen.prompt = encoder.prompt(p.system, p.prompt);
-    t.rejected.prompt = t.chosen.prompt;
-    t.chosen.response = encoder.response(p.chosen);
-    t.rejected.response = encoder.response(p.rejected);
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-}  // namespace
-
 DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
   const LearnerOptions& learner = config.learner;
   GRAMRL_CHECK(!learner.data.train.empty(), ConfigError,
@@ -51,24 +33,12 @@ DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
   const std::string template_name =
       config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
   const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
-  data::ReadOptions read;
-  read.skip_bad_lines = learner.data.skip_bad_lines;
-  std::vector<data::PreferencePair> train = data::readPreferencePairs(learner.data.train, read);
-  std::vector<data::PreferencePair> eval;
-  if (!learner.data.eval.empty()) {
-    eval = data::readPreferencePairs(learner.data.eval, read);
-  } else if (learner.data.eval_holdout > 0) {
-    // A seeded split, so every rank (and a resumed run) holds out the same pairs.
-    const auto n = static_cast<int64_t>(train.size());
-    const auto held = static_cast<int64_t>(learner.data.eval_holdout * static_cast<double>(n));
-    GRAMRL_CHECK(held >= 1 && held < n, ConfigError,
-                 "learner.data.eval_holdout: {} of {} pairs holds out {}; expected at least 1 and fewer than all",
-                 learner.data.eval_holdout, n, held);
-    const auto order = EpochSampler::permutation(n, seed ^ 0xE7A1ull, 0);
-    std::vector<data::PreferencePair> kept;
-    for (int64_t i = 0; i < n; ++i) (i < n - held ? kept : eval).push_back(train[static_cast<size_t>(order[i])]);
-    train = std::move(kept);
-  }
+  auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed,
+                                                        [](const std::string& path, const data::ReadOptions& options) {
+                                                          return data::readPreferencePairs(path, options);
+                                                        });
+  std::vector<data::PreferencePair>& train = split.train;
+  std::vector<data::PreferencePair>& eval = split.eval;
   log::info("DPO data: {} training pairs from {}, {} evaluation pairs; chat template '{}'", train.size(),
             learner.data.train, eval.size(), template_name);
 
@@ -77,8 +47,9 @@ DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
   options.reference = learner.dpo.reference;
   options.eval_batch_size = learner.eval_batch_size;
   options.pad_id = tok->specialTokens().pad.value_or(0);
-  setup.objective = std::make_unique<DpoObjective>(setup.policy, std::move(reference), encodePairs(train, encoder),
-                                                   encodePairs(eval, encoder), options);
+  setup.objective =
+      std::make_unique<DpoObjective>(setup.policy, std::move(reference), encodePreferencePairs(train, encoder),
+                                     encodePreferencePairs(eval, encoder), options);
   return setup;
 }
 

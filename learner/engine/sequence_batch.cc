@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
+#include "common/data/jsonl_data.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/chat_template.h"
 #include "common/tokenizer/tokenizer.h"
@@ -38,6 +39,21 @@ std::vector<int64_t> ChatEncoder::response(const std::string& text) const {
   std::vector<int64_t> out(ids.begin(), ids.end());
   out.push_back(end_of_turn_);
   if (static_cast<int64_t>(out.size()) > max_response_tokens_) out.resize(static_cast<size_t>(max_response_tokens_));
+  return out;
+}
+
+std::vector<PromptResponsePair> encodePreferencePairs(const std::vector<data::PreferencePair>& pairs,
+                                                      const ChatEncoder& encoder) {
+  std::vector<PromptResponsePair> out;
+  out.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    PromptResponsePair t;
+    t.chosen.prompt = encoder.prompt(p.system, p.prompt);
+    t.rejected.prompt = t.chosen.prompt;
+    t.chosen.response = encoder.response(p.chosen);
+    t.rejected.response = encoder.response(p.rejected);
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

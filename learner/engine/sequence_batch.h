@@ -27,10 +27,19 @@ class Transformer;
 namespace tokenizer {
 class Tokenizer;
 }
+namespace data {
+struct PreferencePair;
+}
 
 struct PromptResponse {
   std::vector<int64_t> prompt;
   std::vector<int64_t> response;
+};
+
+// A preference pair as two prompt + response sequences sharing one prompt (DPO, Bradley-Terry).
+struct PromptResponsePair {
+  PromptResponse chosen;
+  PromptResponse rejected;
 };
 
 class ChatEncoder {
@@ -51,6 +60,10 @@ class ChatEncoder {
   int64_t max_response_tokens_;
   int64_t end_of_turn_;
 };
+
+// Each pair's prompt and both responses, encoded with `encoder`.
+std::vector<PromptResponsePair> encodePreferencePairs(const std::vector<data::PreferencePair>& pairs,
+                                                      const ChatEncoder& encoder);
 
 struct SequenceBatch {
   at::Tensor input_ids;       // [B, T] int64, prompt + response, right-padded with pad_id

@@ -24,10 +24,7 @@ namespace gramrl {
 
 class Transformer;
 
-struct RewardPair {
-  PromptResponse chosen;
-  PromptResponse rejected;
-};
+using RewardPair = PromptResponsePair;
 
 struct BradleyTerryOptions {
   int64_t eval_batch_size = 16;

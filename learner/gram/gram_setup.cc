@@ -12,7 +12,7 @@
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
-#include "learner/engine/epoch_sampler.h"
+#include "learner/engine/training_data.h"
 #include "learner/gram/bradley_terry_objective.h"
 #include "learner/gram/gram_finetune_objective.h"
 #include "learner/gram/gram_pretrain_objective.h"
@@ -20,38 +20,6 @@
 
 namespace gramrl {
 namespace {
-
-template <class Row>
-struct Split {
-  std::vector<Row> train;
-  std::vector<Row> eval;
-};
-
-// learner.data.train and .eval read with `read`, or a seeded eval_holdout split of train (the
-// same split as dpo_setup makes, so every rank and a resumed run hold out the same rows).
-template <class Row, class Reader>
-Split<Row> readSplit(const LearnerDataOptions& data, uint64_t seed, const Reader& read) {
-  data::ReadOptions options;
-  options.skip_bad_lines = data.skip_bad_lines;
-  Split<Row> out;
-  out.train = read(data.train, options);
-  if (!data.eval.empty()) {
-    out.eval = read(data.eval, options);
-  } else if (data.eval_holdout > 0) {
-    const auto n = static_cast<int64_t>(out.train.size());
-    const auto held = static_cast<int64_t>(data.eval_holdout * static_cast<double>(n));
-    GRAMRL_CHECK(held >= 1 && held < n, ConfigError,
-                 "learner.data.eval_holdout: {} of {} examples holds out {}; expected at least 1 and fewer than all",
-                 data.eval_holdout, n, held);
-    const auto order = EpochSampler::permutation(n, seed ^ 0xE7A1ull, 0);
-    std::vector<Row> kept;
-    for (int64_t i = 0; i < n; ++i) {
-      (i < n - held ? kept : out.eval).push_back(std::move(out.train[static_cast<size_t>(order[i])]));
-    }
-    out.train = std::move(kept);
-  }
-  return out;
-}
 
 std::vector<PromptResponse> encodeStage1(const std::vector<data::ResponsePair>& pairs,
                                          const gram::JudgeEncoder& encoder) {
@@ -71,20 +39,6 @@ std::vector<JudgePromptPair> encodeJudgePrompts(const std::vector<data::Preferen
   for (const auto& p : pairs) {
     out.push_back(JudgePromptPair{encoder.judgePrompt(p.prompt, p.chosen, p.rejected, p.system),
                                   encoder.judgePrompt(p.prompt, p.rejected, p.chosen, p.system)});
-  }
-  return out;
-}
-
-std::vector<RewardPair> encodeRewardPairs(const std::vector<data::PreferencePair>& pairs, const ChatEncoder& encoder) {
-  std::vector<RewardPair> out;
-  out.reserve(pairs.size());
-  for (const auto& p : pairs) {
-    RewardPair r;
-    r.chosen.prompt = encoder.prompt(p.system, p.prompt);
-    r.rejected.prompt = r.chosen.prompt;
-    r.chosen.response = encoder.response(p.chosen);
-    r.rejected.response = encoder.response(p.rejected);
-    out.push_back(std::move(r));
   }
   return out;
 }
@@ -129,7 +83,7 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
   if (algorithm == "gram_pretrain") {
     const gram::JudgeEncoder encoder(*tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
                                      reward.max_tokens);
-    auto split = readSplit<data::ResponsePair>(learner.data, seed, readUnlabeled);
+    auto split = readTrainEvalSplit<data::ResponsePair>(learner.data, seed, readUnlabeled);
     log::info("GRAM stage-1 data: {} training and {} evaluation pairs from {}; chat template '{}', judge template '{}'",
               split.train.size(), split.eval.size(), learner.data.train, chat_template, reward.gram.judge_template);
     setup.objective = std::make_unique<GramPretrainObjective>(setup.model, encodeStage1(split.train, encoder),
@@ -138,7 +92,7 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
   } else if (algorithm == "gram_finetune") {
     const gram::JudgeEncoder encoder(*tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
                                      reward.max_tokens);
-    auto split = readSplit<data::PreferencePair>(learner.data, seed, readLabeled);
+    auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed, readLabeled);
     log::info(
         "GRAM stage-2 data: {} training and {} evaluation pairs from {}; chat template '{}', judge template "
         "'{}', label smoothing {} (paper convention), randomize_order {}",
@@ -157,11 +111,11 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
   } else {
     const int64_t prompt_cap = reward.max_tokens / 2;
     const ChatEncoder encoder(*tok, chat_template, prompt_cap, reward.max_tokens - prompt_cap);
-    auto split = readSplit<data::PreferencePair>(learner.data, seed, readLabeled);
+    auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed, readLabeled);
     log::info("Bradley-Terry data: {} training and {} evaluation pairs from {}; chat template '{}'", split.train.size(),
               split.eval.size(), learner.data.train, chat_template);
-    setup.objective = std::make_unique<BradleyTerryObjective>(setup.model, encodeRewardPairs(split.train, encoder),
-                                                              encodeRewardPairs(split.eval, encoder),
+    setup.objective = std::make_unique<BradleyTerryObjective>(setup.model, encodePreferencePairs(split.train, encoder),
+                                                              encodePreferencePairs(split.eval, encoder),
                                                               BradleyTerryOptions{learner.eval_batch_size, pad_id});
   }
   return setup;
