@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include <fmt/core.h>
@@ -228,8 +229,22 @@ std::unique_ptr<Collective> makeProcessGroupCollective(const StoreHandle& store,
   GRAMRL_ASSERT(store.store, "makeProcessGroupCollective needs a store");
   Where where{rank, world_size, resolveBackend(options, device), store.description, options.timeout};
   const Where connecting{rank, world_size, where.backend, store.description, options.connect_timeout};
-  const auto backend_timeout = std::max(options.timeout, options.connect_timeout);
   const auto start = std::chrono::steady_clock::now();
+  // Every rank first checks in through the store, waiting up to connect_timeout (process start-up
+  // can be slow), so the backend's own connect, bounded by the op timeout like every collective
+  // (Gloo applies one timeout to both), only starts once all ranks are up.
+  guarded("connect", connecting, [&] {
+    auto join = c10::make_intrusive<c10d::PrefixStore>(options.group_name + "/join", store.store);
+    join->add("ranks", 1);
+    const auto deadline = start + options.connect_timeout;
+    while (join->add("ranks", 0) < world_size) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw std::runtime_error(fmt::format("timed out waiting for all {} ranks to join", world_size));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const auto backend_timeout = options.timeout;
   auto group = guarded("connect", connecting, [&]() -> c10::intrusive_ptr<collectives::compat::BackendBase> {
     auto prefixed = c10::make_intrusive<c10d::PrefixStore>(options.group_name, store.store);
 #ifdef USE_C10D_NCCL

@@ -70,7 +70,8 @@ TEST_F(ConfigTest, UnknownKeySuggestsTheClosestName) {
 TEST_F(ConfigTest, UnknownKeyWithoutNearNameListsKnownKeys) {
   const std::string p = write("unknown.yaml", "reward:\n  zzzzzzzz: 1\n");
   EXPECT_EQ(errors(p), std::vector<std::string>{"reward.zzzzzzzz: unknown key (known keys here: backend, model, "
-                                                "replicas, transform, debias) (" +
+                                                "tokenizer, chat_template, max_tokens, replicas, transform, "
+                                                "debias, gram) (" +
                                                 p + ":2:3)"});
 }
 
