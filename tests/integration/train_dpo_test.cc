@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/checkpoint/checkpoint.h"
+#include "tests/support/files.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl {
@@ -70,12 +71,7 @@ int wait(const Process& p, std::chrono::seconds timeout = std::chrono::seconds(2
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::slurp;
 
 int run(const std::vector<std::string>& args, const std::string& output) { return wait(start(args, output)); }
 

@@ -13,20 +13,14 @@
 
 #include "common/core/errors.h"
 #include "common/metrics/tensorboard_event.pb.h"
+#include "tests/support/files.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl::metrics {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << bytes;
-}
+using testing::slurp;
+using testing::spit;
 
 std::string dataErrorOf(const std::string& path) {
   try {
