@@ -13,10 +13,10 @@
 
 #include "common/core/errors.h"
 #include "common/core/logging.h"
-#include "common/model/presets.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/chat_template.h"
 #include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/tokenizer_source.h"
 #include "common/tokenizer/unicode.h"
 #include "rollout/generation_engine.h"
 #include "rollout/transformer_decoder.h"
@@ -56,8 +56,9 @@ int runGenerate(const GenerateArgs& args) {
   }
   GRAMRL_CHECK(!texts.empty(), ConfigError, "generate: no prompts (give them as arguments or with --prompts FILE)");
 
-  const bool builtin = isBuiltinSource(args.model);
-  const std::string tokenizer_spec = !args.tokenizer.empty() ? args.tokenizer : builtin ? "builtin:bytes" : args.model;
+  // An explicit --tokenizer; builtin:bytes for builtin:<preset>; the checkpoint's own tokenizer.json,
+  // or the spec a gramrl trainer recorded in gramrl_tokenizer.json (tokenizer_source.h).
+  const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(args.model, args.tokenizer);
   auto tok = tokenizer::loadTokenizer(tokenizer_spec);
   auto model = loadPretrained(args.model, torch::kFloat, torch::kCPU, PretrainedOptions{args.seed, false});
   GRAMRL_CHECK(tok->vocabSize() <= model->config().vocab_size, ConfigError,

@@ -9,7 +9,9 @@ namespace gramrl::cli {
 
 struct GenerateArgs {
   std::string model = "builtin:tiny";  // a Hugging Face checkpoint directory, or builtin:<preset>
-  std::string tokenizer;               // default: the checkpoint directory, or builtin:bytes for builtins
+  std::string tokenizer;               // default: resolveTokenizerSpec(model) (tokenizer_source.h): builtin:bytes
+                                       // for builtins, else the checkpoint's tokenizer.json or the spec its
+                                       // gramrl_tokenizer.json records
   std::string chat_template;           // "": prompts are raw text; a name or "auto": a user turn
   std::string system;                  // system message with chat_template
   std::vector<std::string> prompts;    // from the command line

@@ -12,6 +12,8 @@
 #include "launch/commands.h"
 #include "launch/generate_command.h"
 #include "launch/gram_eval_command.h"
+#include "launch/keygen_command.h"
+#include "launch/reward_command.h"
 #include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
@@ -126,6 +128,17 @@ void addTrainCommands(CLI::App& app, Action& run) {
     args->overrides.assign(positional->begin() + 1, positional->end());
     run = [args]() { return runTrain(*args); };
   });
+  auto sft_args = std::make_shared<TrainArgs>();
+  auto sft_positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* sft = train->add_subcommand(
+      "sft", "Supervised fine-tuning of policy.model on demonstrations (learner.data.train); rerun to resume");
+  sft->add_option("args", *sft_positional, "The config file, then section.key=value overrides")->required();
+  sft->callback([&run, sft_args, sft_positional]() {
+    sft_args->algorithm = "sft";
+    sft_args->config = sft_positional->front();
+    sft_args->overrides.assign(sft_positional->begin() + 1, sft_positional->end());
+    run = [sft_args]() { return runTrain(*sft_args); };
+  });
 }
 
 void addGramCommands(CLI::App& app, Action& run) {
@@ -162,7 +175,7 @@ void addGramCommands(CLI::App& app, Action& run) {
   auto eval = std::make_shared<GramEvalArgs>();
   CLI::App* e = gram->add_subcommand(
       "eval", "Pairwise accuracy of a reward model on JSONL preference pairs, overall and per category/subset");
-  e->add_option("data", eval->data, "JSONL files of preference pairs")->required();
+  e->add_option("data", eval->data, "JSONL files of preference pairs (optional with --best-of-n)");
   e->add_option("-m,--model", eval->model, "Checkpoint directory or builtin:<preset>")->required();
   e->add_option("--kind", eval->kind, "gram (A/B judge), bradley_terry (value head) or likelihood (stage-1 model)")
       ->capture_default_str()
@@ -177,8 +190,52 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->check(CLI::Range(1, 1 << 16));
   e->add_option("--max-tokens", eval->max_tokens, "Longest judge input")->capture_default_str();
   e->add_option("--threads", eval->threads, "CPU threads (0: all cores)")->capture_default_str();
+  e->add_option("--best-of-n", eval->best_of_n,
+                "Best-of-n gold-reward curves on these candidate sets (gramrl world candidates) vs oracle and random");
+  e->add_option("--n-max", eval->n_max, "Largest n of the best-of-n curve (n = 1, 2, 4, ..., n-max)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  e->add_option("--gold", eval->gold, "Gold judge of --best-of-n: world (the sets' gold scores)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"world"}));
   e->add_option("--out-json", eval->out_json, "Also write the numbers as JSON here");
   e->callback([&run, eval]() { run = [eval]() { return runGramEval(*eval); }; });
+}
+
+void addRewardCommands(CLI::App& app, Action& run) {
+  CLI::App* reward = app.add_subcommand("reward", "The reward service: GRAM and other reward models over ZeroMQ");
+  reward->require_subcommand(1);
+  auto args = std::make_shared<RewardServeArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* serve = reward->add_subcommand(
+      "serve", "Serve reward.backend on tcp://<launch.transport.bind_host>:<reward.server.port> until SIGTERM");
+  serve->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  serve->add_option("--replica", args->replica, "Serve only this replica (port + K); default: all of reward.replicas")
+      ->check(CLI::NonNegativeNumber);
+  serve->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runRewardServe(*args); };
+  });
+  auto keys_dir = std::make_shared<std::string>();
+  CLI::App* keygen = reward->add_subcommand(
+      "keygen", "Write a new CurveZMQ key directory (server and client key pairs) for reward.server.curve_keys_dir");
+  keygen->add_option("dir", *keys_dir, "Directory to create; existing keys are never overwritten")->required();
+  keygen->callback([&run, keys_dir]() { run = [keys_dir]() { return runRewardKeygen(*keys_dir); }; });
+  auto score_args = std::make_shared<RewardScoreArgs>();
+  auto score_positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* score = reward->add_subcommand(
+      "score", "Score JSONL items (prompt, response, optional reference, label) with a running reward service");
+  score->add_option("args", *score_positional, "The config file, then section.key=value overrides")->required();
+  score->add_option("--data", score_args->data, "JSONL items to score")->required();
+  score->add_option("--out", score_args->out, "Write the scored items here (atomically); default: stdout");
+  score->add_option("--endpoint", score_args->endpoints, "tcp://host:port of a replica (repeatable); default: the config's");
+  score->add_option("--batch", score_args->batch, "Items per request")->check(CLI::PositiveNumber);
+  score->callback([&run, score_args, score_positional]() {
+    score_args->config = score_positional->front();
+    score_args->overrides.assign(score_positional->begin() + 1, score_positional->end());
+    run = [score_args]() { return runRewardScore(*score_args); };
+  });
 }
 
 void addWorkerCommands(CLI::App& app, Action& run) {
@@ -218,6 +275,19 @@ void addWorldCommands(CLI::App& app, Action& run) {
   CLI::App* sc = world->add_subcommand("score", "Gold scores of JSONL rows (prompt + response, or chosen/rejected)");
   sc->add_option("file", score->in, "JSONL file")->required();
   sc->callback([&run, score]() { run = [score]() { return runWorldScore(*score); }; });
+
+  auto cand = std::make_shared<WorldCandidatesArgs>();
+  CLI::App* ca = world->add_subcommand(
+      "candidates",
+      "Group a policy's samples (gramrl generate --jsonl --samples N) into gold-scored best-of-n candidate sets, and "
+      "optionally policy-sampled preference pairs");
+  ca->add_option("file", cand->in, "JSONL from gramrl generate --jsonl")->required();
+  ca->add_option("-o,--out", cand->out, "Candidate sets {prompt, family, candidates, gold} (default stdout)");
+  ca->add_option("--pairs-out", cand->pairs_out, "Also write policy-sampled preference pairs here");
+  ca->add_option("--pairs-per-prompt", cand->pairs_per_prompt, "Most pairs per prompt (disjoint sample pairs)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  ca->callback([&run, cand]() { run = [cand]() { return runWorldCandidates(*cand); }; });
 }
 
 }  // namespace
@@ -234,6 +304,7 @@ int main(int argc, char** argv) {
   gramrl::cli::addGenerateCommand(app, run);
   gramrl::cli::addTrainCommands(app, run);
   gramrl::cli::addGramCommands(app, run);
+  gramrl::cli::addRewardCommands(app, run);
   gramrl::cli::addWorkerCommands(app, run);
   gramrl::cli::addWorldCommands(app, run);
   try {

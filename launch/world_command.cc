@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <sstream>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -191,6 +192,141 @@ int runWorldScore(const WorldScoreArgs& args) {
   std::ifstream in(args.in);
   GRAMRL_CHECK(in.good(), DataError, "world score: cannot open {}", args.in);
   return runWorldScore(args, in, std::cout);
+}
+
+}  // namespace gramrl::cli
+
+namespace gramrl::cli {
+namespace {
+
+struct SampleSet {
+  std::string prompt;
+  std::string where;                        // the first row's file:line
+  std::map<int64_t, std::string> samples;  // sample_index -> text
+};
+
+int64_t intField(const nlohmann::json& row, const char* field, const std::string& where) {
+  GRAMRL_CHECK(row.contains(field) && row[field].is_number_integer() && row[field].get<int64_t>() >= 0, DataError,
+               "{}: expected a non-negative integer field \"{}\"", where, field);
+  return row[field].get<int64_t>();
+}
+
+// Writes `text` to `path` atomically, or to `fallback` for "-" or "".
+void writeText(const std::string& path, const std::string& text, std::ostream& fallback) {
+  if (path.empty() || path == "-") {
+    fallback << text << std::flush;
+    return;
+  }
+  checkpoint::AtomicFileWriter writer(path);
+  writer.write(text);
+  writer.commit();
+}
+
+}  // namespace
+
+int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::ostream& out, std::ostream* pairs_out) {
+  GRAMRL_CHECK(args.pairs_per_prompt >= 1, ConfigError, "world candidates: --pairs-per-prompt must be at least 1, got {}",
+               args.pairs_per_prompt);
+  const std::string source = args.in.empty() || args.in == "-" ? "<stdin>" : args.in;
+  std::map<int64_t, SampleSet> sets;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", source, number);
+    nlohmann::json row;
+    try {
+      row = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      throw DataError(fmt::format("{}: not valid JSON: {}", where, e.what()));
+    }
+    GRAMRL_CHECK(row.is_object(), DataError, "{}: expected a JSON object (a row of gramrl generate --jsonl)", where);
+    const int64_t prompt_index = intField(row, "prompt_index", where);
+    const int64_t sample_index = intField(row, "sample_index", where);
+    const std::string prompt = stringField(row, "prompt", where);
+    SampleSet& set = sets[prompt_index];
+    if (set.where.empty()) {
+      set.prompt = prompt;
+      set.where = where;
+    }
+    GRAMRL_CHECK(set.prompt == prompt, DataError, "{}: prompt_index {} has prompt \"{}\" here but \"{}\" at {}", where,
+                 prompt_index, prompt, set.prompt, set.where);
+    GRAMRL_CHECK(set.samples.emplace(sample_index, stringField(row, "text", where)).second, DataError,
+                 "{}: prompt_index {} has sample_index {} twice", where, prompt_index, sample_index);
+  }
+  GRAMRL_CHECK(!sets.empty(), DataError, "world candidates: {} holds no samples", source);
+
+  std::vector<nlohmann::json> candidate_rows, pair_rows;
+  size_t samples_per_prompt = 0;
+  int64_t candidates = 0, exact = 0, no_pair = 0;
+  double total = 0;
+  for (const auto& [prompt_index, set] : sets) {
+    if (samples_per_prompt == 0) samples_per_prompt = set.samples.size();
+    GRAMRL_CHECK(set.samples.size() == samples_per_prompt, DataError,
+                 "{}: prompt_index {} has {} samples, the first prompt {}; every prompt needs the same number", set.where,
+                 prompt_index, set.samples.size(), samples_per_prompt);
+    GRAMRL_CHECK(set.samples.rbegin()->first == static_cast<int64_t>(set.samples.size()) - 1, DataError,
+                 "{}: prompt_index {} has sample indices that are not 0..{}", set.where, prompt_index,
+                 set.samples.size() - 1);
+    world::Task task;
+    try {
+      task = world::parseTask(set.prompt);
+    } catch (const DataError& e) {
+      throw DataError(fmt::format("{}: {}", set.where, e.what()));
+    }
+    std::vector<std::string> texts;
+    std::vector<double> gold;
+    for (const auto& [index, text] : set.samples) {
+      texts.push_back(text);
+      gold.push_back(world::goldScore(task.prompt, text));
+      total += gold.back();
+      if (gold.back() == 1.0) ++exact;
+      ++candidates;
+    }
+    candidate_rows.push_back(
+        {{"prompt", set.prompt}, {"family", task.family}, {"candidates", texts}, {"gold", gold}});
+    int64_t made = 0;
+    for (size_t i = 0; i + 1 < texts.size() && made < args.pairs_per_prompt; i += 2) {
+      if (gold[i] == gold[i + 1]) continue;
+      const size_t w = gold[i] > gold[i + 1] ? i : i + 1;
+      const size_t l = w == i ? i + 1 : i;
+      pair_rows.push_back({{"prompt", set.prompt},
+                           {"chosen", texts[w]},
+                           {"rejected", texts[l]},
+                           {"family", task.family},
+                           {"chosen_score", gold[w]},
+                           {"rejected_score", gold[l]},
+                           {"contains_correct", gold[w] == 1.0}});
+      ++made;
+    }
+    if (made == 0) ++no_pair;
+  }
+  for (const auto& r : candidate_rows) out << r.dump() << "\n";
+  out.flush();
+  if (pairs_out != nullptr) {
+    for (const auto& r : pair_rows) *pairs_out << r.dump() << "\n";
+    pairs_out->flush();
+  }
+  fmt::print(stderr,
+             "world candidates {}: {} prompts x {} samples, mean gold score {:.4f}, {:.3f} exact; {} policy-sampled "
+             "pairs ({} prompts gave none: all their paired samples tied)\n",
+             source, candidate_rows.size(), samples_per_prompt, total / static_cast<double>(candidates),
+             static_cast<double>(exact) / static_cast<double>(candidates), pair_rows.size(), no_pair);
+  return 0;
+}
+
+int runWorldCandidates(const WorldCandidatesArgs& args) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (!args.in.empty() && args.in != "-") {
+    file.open(args.in);
+    GRAMRL_CHECK(file.good(), DataError, "world candidates: cannot open {}", args.in);
+    in = &file;
+  }
+  std::ostringstream candidates, pairs;
+  runWorldCandidates(args, *in, candidates, args.pairs_out.empty() ? nullptr : &pairs);
+  writeText(args.out, candidates.str(), std::cout);
+  if (!args.pairs_out.empty()) writeText(args.pairs_out, pairs.str(), std::cout);
+  return 0;
 }
 
 }  // namespace gramrl::cli

@@ -1,4 +1,4 @@
-// gramrl world generate | score: write the synthetic world's data sets as JSONL, and grade
+// gramrl world generate | score | candidates: write the synthetic world's data sets as JSONL, and grade
 // responses against the world's gold judge (common/world/world.h). Plain functions over plain
 // structs, like the other subcommands (commands.h); only main.cc sees CLI11.
 #pragma once
@@ -45,5 +45,33 @@ struct WorldScoreArgs {
 // that is not a world prompt, and for a file that cannot be opened.
 int runWorldScore(const WorldScoreArgs& args);
 int runWorldScore(const WorldScoreArgs& args, std::istream& in, std::ostream& out);
+
+// gramrl world candidates GENERATED.jsonl --out CANDIDATES.jsonl [--pairs-out PAIRS.jsonl]
+//                         [--pairs-per-prompt K]
+// Turns a policy's samples (the rows of `gramrl generate --jsonl --samples N`: "prompt_index",
+// "sample_index", "prompt", "text") into best-of-n candidate sets graded by the world's gold judge,
+// one row per prompt in prompt_index order:
+//   {"prompt", "family", "candidates": [text of sample 0, 1, ...], "gold": [gold score of each]}
+// (the input of `gramrl gram eval --best-of-n`), and optionally into "policy-sampled" preference
+// pairs for the accuracy table: per prompt, the first K of the disjoint sample pairs (0, 1),
+// (2, 3), ... whose gold scores differ, chosen = the higher score, as rows
+//   {"prompt", "chosen", "rejected", "family", "chosen_score", "rejected_score", "contains_correct"}
+// (the world's test-pair shape). Consecutive disjoint pairs are independent draws of the policy
+// conditioned on differing scores, the way the world's test pairs are drawn from its response
+// distribution. A one-line summary goes to stderr. Returns 0.
+struct WorldCandidatesArgs {
+  std::string in;         // JSONL from `gramrl generate --jsonl`; "-" or empty = stdin
+  std::string out;        // candidate sets; "-" or empty = stdout
+  std::string pairs_out;  // optional preference pairs
+  int64_t pairs_per_prompt = 1;
+};
+
+// Throws DataError naming file:line for a row that is not JSON or lacks those fields, a prompt
+// that is not a world prompt, a prompt index whose samples are not 0..N-1 or whose rows disagree
+// on the prompt, and prompts with different numbers of samples; ConfigError for
+// pairs_per_prompt < 1; SystemError when an output cannot be written.
+int runWorldCandidates(const WorldCandidatesArgs& args);
+// The same on streams (for tests): candidate rows to `out`, pair rows to `pairs` when not null.
+int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::ostream& out, std::ostream* pairs);
 
 }  // namespace gramrl::cli

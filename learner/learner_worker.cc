@@ -13,6 +13,7 @@
 #include "learner/dpo/dpo_setup.h"
 #include "learner/engine/trainer.h"
 #include "learner/gram/gram_setup.h"
+#include "learner/sft/sft_setup.h"
 
 namespace gramrl {
 namespace {
@@ -101,12 +102,16 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
     DpoSetup setup = buildDpo(config, device);
     return runTrainer(config, algorithm, setup.tokenizer_spec, setup.policy, *setup.objective, *collective);
   }
+  if (algorithm == "sft") {
+    SftSetup setup = buildSft(config, device);
+    return runTrainer(config, algorithm, setup.tokenizer_spec, setup.policy, *setup.objective, *collective);
+  }
   if (isGramTrainingAlgorithm(algorithm)) {
     GramTrainingSetup setup = buildGramTraining(config, device);
     return runTrainer(config, algorithm, setup.tokenizer_spec, setup.model, *setup.objective, *collective);
   }
   GRAMRL_CHECK(false, ConfigError,
-               "learner.algorithm '{}' cannot run yet: this build trains dpo, gram_pretrain, gram_finetune and "
+               "learner.algorithm '{}' cannot run yet: this build trains sft, dpo, gram_pretrain, gram_finetune and "
                "bradley_terry (ppo comes with the RLHF pipeline)",
                algorithm);
   return 1;

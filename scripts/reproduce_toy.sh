@@ -12,12 +12,20 @@
 #   LL       the label-free likelihood judge: prefers the response the stage-1 model finds likelier
 #   adapt    task adaptation: the GRAM model above vs random init, fine-tuned on 0..N labels of the
 #            held-out families themselves
+# Once, alongside the seeds (fixed for all of them, like the test pairs):
+#   policy   gramrl train sft       a tiny policy (builtin:toy) on the world's noisy demonstrations
+#            (70% correct), then gramrl generate samples BON_N candidates per test prompt
+#            (BON_PROMPTS in- and as many out-of-distribution prompts) and gramrl world candidates
+#            grades them with the gold judge and pairs them ("policy-sampled" pairs).
 # Every model is scored on fixed noise-free test pairs (gramrl gram eval): in-distribution
 # (srt, ddp, add, rot) and out-of-distribution (rev, inc), also split by whether the pair
-# contains the exact correct answer. The report (markdown + PNG) goes to $REPORT_DIR.
+# contains the exact correct answer; the five main models also on the policy-sampled pairs and
+# by best-of-n selection among the policy's candidates (mean gold score vs oracle and random).
+# The report (markdown + two PNGs) goes to $REPORT_DIR.
 #
 # Knobs (environment): SEEDS, STAGE1_STEPS, STAGE2_STEPS, LABELS, ADAPT_LABELS, ADAPT_STEPS,
-# OUT, REPORT_DIR, GRAMRL. With the defaults it took 1351 s (22.5 min) on 2 cores.
+# SFT_STEPS, BON_PROMPTS, BON_N, OUT, REPORT_DIR, GRAMRL. Before the policy stage was added the
+# defaults took 1351 s (22.5 min) on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1"}
@@ -26,6 +34,9 @@ STAGE2_STEPS=${STAGE2_STEPS:-300}
 LABELS=${LABELS:-2000}
 ADAPT_LABELS=${ADAPT_LABELS:-"50 200 800"}
 ADAPT_STEPS=${ADAPT_STEPS:-150}
+SFT_STEPS=${SFT_STEPS:-600}
+BON_PROMPTS=${BON_PROMPTS:-160}
+BON_N=${BON_N:-16}
 OUT=${OUT:-runs/toy}
 REPORT_DIR=${REPORT_DIR:-$OUT}
 GRAMRL=${GRAMRL:-build/launch/gramrl}
@@ -53,6 +64,35 @@ for s in $SEEDS; do
   for n in $ADAPT_LABELS; do head -n "$n" "$D/adapt-s$s.jsonl" > "$D/adapt-s$s-$n.jsonl"; done
 done
 
+# The policy stage, in the background: SFT, then candidates and policy-sampled pairs per split.
+# It ends by creating $D/policy.done (or $D/policy.failed); evaluations wait for it.
+policy_stage() {
+  local t0 model split families
+  t0=$(date +%s)
+  "$GRAMRL" world generate sft --n $((SFT_STEPS * BATCH)) --seed 400 --out "$D/sft.jsonl"
+  "$GRAMRL" train sft configs/sft-toy.yaml experiment.output_dir="$OUT/runs" experiment.name=policy-sft \
+    learner.data.train="$D/sft.jsonl" learner.total_steps="$SFT_STEPS" learner.resume=auto
+  model=$(step_dir policy-sft "$SFT_STEPS")
+  for split in id ood; do
+    families=srt,ddp,add,rot
+    [ "$split" = ood ] && families=rev,inc
+    "$GRAMRL" world generate prompts --n "$BON_PROMPTS" --seed 998 --families "$families" \
+      --out "$D/policy-prompts-$split.jsonl"
+    "$GRAMRL" generate --model "$model" --tokenizer builtin:bytes --chat-template auto \
+      --prompts "$D/policy-prompts-$split.jsonl" --samples "$BON_N" --temperature 0.7 --max-new-tokens 16 \
+      --seed 7 --max-batch 256 --jsonl >"$D/policy-samples-$split.jsonl"
+    "$GRAMRL" world candidates "$D/policy-samples-$split.jsonl" --out "$D/candidates-$split.jsonl" \
+      --pairs-out "$D/policy-pairs-$split.jsonl" --pairs-per-prompt 2
+  done
+  echo "policy stage: $(($(date +%s) - t0)) s"
+}
+wait_for_policy() {
+  while [ ! -f "$D/policy.done" ]; do
+    [ -f "$D/policy.failed" ] && { say "the policy stage FAILED (see $OUT/logs/policy.log)"; return 1; }
+    sleep 2
+  done
+}
+
 # train SEED NAME COMMAND MODEL DATA STEPS LR
 train() {
   local s=$1 name=$2 command=$3 model=$4 data=$5 steps=$6 lr=$7
@@ -65,14 +105,22 @@ train() {
   say "seed $s: $name trained in $(($(date +%s) - t0)) s ($steps steps)"
 }
 
-# evaluate SEED NAME KIND MODEL: in- and out-of-distribution test pairs
+# evaluate SEED NAME KIND MODEL [policy]: in- and out-of-distribution test pairs; with "policy",
+# also the policy-sampled pairs and best-of-n over the policy's candidates.
 evaluate() {
-  local s=$1 name=$2 kind=$3 model=$4 split
+  local s=$1 name=$2 kind=$3 model=$4 policy=${5:-} split
   for split in id ood; do
     "$GRAMRL" gram eval "$D/test-$split.jsonl" --model "$model" --kind "$kind" --judge-template compact \
       --chat-template plain --max-tokens 128 --batch-size 128 --threads 1 \
       --out-json "$OUT/eval/s$s-$name-$split.json" >"$OUT/logs/s$s-$name-eval-$split.log" 2>&1 ||
       { say "seed $s: evaluating $name FAILED (see $OUT/logs/s$s-$name-eval-$split.log)"; return 1; }
+    [ -n "$policy" ] || continue
+    wait_for_policy
+    "$GRAMRL" gram eval "$D/policy-pairs-$split.jsonl" --best-of-n "$D/candidates-$split.jsonl" --n-max "$BON_N" \
+      --gold world --model "$model" --kind "$kind" --judge-template compact --chat-template plain --max-tokens 128 \
+      --batch-size 128 --threads 1 --out-json "$OUT/eval/s$s-$name-policy-$split.json" \
+      >"$OUT/logs/s$s-$name-eval-policy-$split.log" 2>&1 ||
+      { say "seed $s: evaluating $name on policy samples FAILED (see $OUT/logs/s$s-$name-eval-policy-$split.log)"; return 1; }
   done
 }
 
@@ -81,15 +129,15 @@ run_seed() {
   train "$s" stage1 pretrain builtin:toy "$D/unlabeled-s$s.jsonl" "$STAGE1_STEPS" 1e-3
   local s1
   s1=$(step_dir "s$s-stage1" "$STAGE1_STEPS")
-  evaluate "$s" likelihood likelihood "$s1"
+  evaluate "$s" likelihood likelihood "$s1" policy
   train "$s" gram finetune "$s1" "$D/labeled-s$s.jsonl" "$STAGE2_STEPS" 5e-4
-  evaluate "$s" gram gram "$(step_dir "s$s-gram" "$STAGE2_STEPS")"
+  evaluate "$s" gram gram "$(step_dir "s$s-gram" "$STAGE2_STEPS")" policy
   train "$s" gen-only finetune builtin:toy "$D/labeled-s$s.jsonl" "$STAGE2_STEPS" 5e-4
-  evaluate "$s" gen-only gram "$(step_dir "s$s-gen-only" "$STAGE2_STEPS")"
+  evaluate "$s" gen-only gram "$(step_dir "s$s-gen-only" "$STAGE2_STEPS")" policy
   train "$s" bt bt builtin:toy "$D/labeled-s$s.jsonl" "$STAGE2_STEPS" 5e-4
-  evaluate "$s" bt bradley_terry "$(step_dir "s$s-bt" "$STAGE2_STEPS")"
+  evaluate "$s" bt bradley_terry "$(step_dir "s$s-bt" "$STAGE2_STEPS")" policy
   train "$s" bt-s1 bt "$s1" "$D/labeled-s$s.jsonl" "$STAGE2_STEPS" 5e-4
-  evaluate "$s" bt-s1 bradley_terry "$(step_dir "s$s-bt-s1" "$STAGE2_STEPS")"
+  evaluate "$s" bt-s1 bradley_terry "$(step_dir "s$s-bt-s1" "$STAGE2_STEPS")" policy
   for n in $ADAPT_LABELS; do
     train "$s" "adapt-gram-$n" finetune "$(step_dir "s$s-gram" "$STAGE2_STEPS")" "$D/adapt-s$s-$n.jsonl" \
       "$ADAPT_STEPS" 2e-4
@@ -100,6 +148,20 @@ run_seed() {
   say "seed $s: done"
 }
 
+rm -f "$D/policy.failed"
+if [ ! -f "$D/policy.done" ]; then
+  say "policy: SFT ($SFT_STEPS steps) and $BON_N candidates per prompt for $BON_PROMPTS ID + $BON_PROMPTS OOD prompts, in the background"
+  (
+    if policy_stage >>"$OUT/logs/policy.log" 2>&1; then
+      touch "$D/policy.done"
+      say "policy: done; $(grep -h '^world candidates' "$OUT/logs/policy.log" | sed 's/ (.*//' | tr '\n' ' ')"
+    else
+      touch "$D/policy.failed"
+      say "policy: FAILED (see $OUT/logs/policy.log)"
+    fi
+  ) &
+  policy_pid=$!
+fi
 say "training: seeds [$SEEDS] in parallel; logs in $OUT/logs (each run also writes metrics.jsonl)"
 pids=()
 for s in $SEEDS; do
@@ -108,10 +170,12 @@ for s in $SEEDS; do
 done
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ -z "${policy_pid:-}" ] || wait "$policy_pid" || true
+[ -f "$D/policy.done" ] || failed=1
 [ "$failed" -eq 0 ] || { say "a run failed; rerun this script to resume (finished runs are kept)"; exit 1; }
 
 say "report: $REPORT_DIR/toy-reproduction.md and .png"
 scripts/toy_report.sh "$OUT" "$REPORT_DIR" "$SEEDS" "$LABELS" "$ADAPT_LABELS" \
-  "stage 1 $STAGE1_STEPS steps, stage 2 $STAGE2_STEPS steps, adaptation $ADAPT_STEPS steps, batch $BATCH" \
+  "stage 1 $STAGE1_STEPS steps, stage 2 $STAGE2_STEPS steps, adaptation $ADAPT_STEPS steps, batch $BATCH; policy SFT $SFT_STEPS steps, best-of-$BON_N on $BON_PROMPTS + $BON_PROMPTS prompts" \
   "$(($(date +%s) - START))"
 cat "$REPORT_DIR/toy-reproduction.md"

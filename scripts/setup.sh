@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler gnuplot-nox jq
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

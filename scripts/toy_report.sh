@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Turns the eval JSON files of scripts/reproduce_toy.sh into docs-style markdown tables and a PNG
-# plot (gnuplot). Usage: toy_report.sh OUT REPORT_DIR "SEEDS" LABELS "ADAPT_LABELS" SCHEDULE SECONDS
+# Turns the eval JSON files of scripts/reproduce_toy.sh into docs-style markdown tables and two PNG
+# plots (gnuplot): accuracy by method and task adaptation; best-of-n gold-reward curves.
+# Usage: toy_report.sh OUT REPORT_DIR "SEEDS" LABELS "ADAPT_LABELS" SCHEDULE SECONDS
 set -euo pipefail
 OUT=$1 REPORT=$2 SEEDS=$3 LABELS=$4 ADAPT=$5 SCHEDULE=$6 SECONDS_TOTAL=$7
 E=$OUT/eval
 MD=$REPORT/toy-reproduction.md
 PNG=$REPORT/toy-reproduction.png
+BON_PNG=$REPORT/toy-reproduction-best-of-n.png
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -14,6 +16,18 @@ acc() {
   local f="$E/s$3-$1-$2.json"
   [ -f "$f" ] || { echo ""; return; }
   jq -r --arg g "$5" --arg v "$4" '(.groups[] | select(.name == $g) | .accuracy[$v]) // empty' "$f"
+}
+# bon NAME SPLIT SEED N FIELD -> a best-of-n figure (selected, oracle, random, ...), empty if missing
+bon() {
+  local f="$E/s$3-$1-policy-$2.json"
+  [ -f "$f" ] || { echo ""; return; }
+  jq -r --argjson n "$4" --arg k "$5" '(.best_of_n.points[] | select(.n == $n) | .[$k]) // empty' "$f"
+}
+# policy-sampled pair accuracy NAME SPLIT SEED VIEW
+pacc() {
+  local f="$E/s$3-$1-policy-$2.json"
+  [ -f "$f" ] || { echo ""; return; }
+  jq -r --arg v "$4" '(.groups[] | select(.name == "all") | .accuracy[$v]) // empty' "$f"
 }
 mean() { awk '{ s += $1; n += 1 } END { if (n) printf "%.3f", s / n; else printf "-" }'; }
 fmt() { [ -n "$1" ] && printf '%.3f' "$1" || printf -- '-'; }
@@ -80,6 +94,58 @@ declare -A label=(
     echo "| $n | $f | $c |"
     echo "$n $f $c" >>"$TMP/adapt.dat"
   done
+  first=${SEEDS%% *}
+  if [ -f "$E/s$first-gram-policy-id.json" ]; then
+    echo
+    echo "## On what a policy writes"
+    echo
+    echo "A tiny policy (builtin:toy) supervised fine-tuned on the world's noisy demonstrations (70% correct) samples"
+    echo "candidates for fixed test prompts of the in-distribution (ID) and held-out (OOD) families, graded by the gold"
+    echo "judge. Policy-sampled pairs: two samples of one prompt with different gold scores (chosen = higher)."
+    echo
+    for split in id ood; do
+      jq -r '.groups[] | select(.name == "all") | .pairs' "$E/s$first-gram-policy-$split.json" >"$TMP/pairs.$split"
+      jq -r '.best_of_n.prompts' "$E/s$first-gram-policy-$split.json" >"$TMP/prompts.$split"
+    done
+    printf '| method | policy pairs ID (%s) | policy pairs OOD (%s) |\n|---|---|---|\n' "$(cat "$TMP/pairs.id")" \
+      "$(cat "$TMP/pairs.ood")"
+    for m in "${methods[@]}"; do
+      v=$(view_of "$m")
+      printf '| %s | %s | %s |\n' "${label[$m]}" "$(for s in $SEEDS; do pacc "$m" id "$s" "$v"; done | mean)" \
+        "$(for s in $SEEDS; do pacc "$m" ood "$s" "$v"; done | mean)"
+    done
+    ns=$(jq -r '.best_of_n.points[].n' "$E/s$first-gram-policy-id.json" | tr '\n' ' ')
+    for split in id ood; do
+      echo
+      echo "Best-of-n, $(echo "$split" | tr a-z A-Z) prompts ($(cat "$TMP/prompts.$split")): mean gold score of the selected candidate among"
+      echo "the first n samples (GRAM judges: knockout bracket, debiased; scalar models: argmax), mean over seeds;"
+      echo "oracle = best gold among the n, random = mean gold of the n. In brackets: fraction exactly correct."
+      echo
+      printf '| n | oracle | random |'
+      for m in "${methods[@]}"; do printf ' %s |' "${label[$m]}"; done
+      printf '\n|---|---|---|'
+      for m in "${methods[@]}"; do printf -- '---|'; done
+      printf '\n'
+      for n in $ns; do
+        o=$(bon gram "$split" "$first" "$n" oracle)
+        r=$(bon gram "$split" "$first" "$n" random)
+        oe=$(bon gram "$split" "$first" "$n" oracle_exact)
+        re=$(bon gram "$split" "$first" "$n" random_exact)
+        row="| $n | $(fmt "$o") ($(fmt "$oe")) | $(fmt "$r") ($(fmt "$re")) |"
+        line="$n ${o:--} ${r:--}"
+        for m in "${methods[@]}"; do
+          g=$(for s in $SEEDS; do bon "$m" "$split" "$s" "$n" selected; done | mean)
+          x=$(for s in $SEEDS; do bon "$m" "$split" "$s" "$n" selected_exact; done | mean)
+          row+=" $g ($x) |"
+          line+=" $g"
+        done
+        echo "$row"
+        echo "$line" >>"$TMP/bon.$split.dat"
+      done
+    done
+    echo
+    echo "![best-of-n gold reward](toy-reproduction-best-of-n.png)"
+  fi
 } >"$MD"
 
 # The plot: ID and OOD accuracy per method, and the adaptation curve.
@@ -111,3 +177,29 @@ plot "$TMP/adapt.dat" using 1:2 with linespoints lw 2 pt 7 title "from foundatio
      "" using 1:(\$3) with linespoints lw 2 pt 5 title "from scratch"
 unset multiplot
 GP
+
+# The best-of-n plot: mean gold score of the selection against n, per split.
+if [ -f "$TMP/bon.id.dat" ]; then
+  gnuplot <<GP
+set terminal pngcairo size 1300,520 font "sans,10"
+set output "$BON_PNG"
+set multiplot layout 1,2 title "best-of-n among policy samples: mean gold score of the selection (seeds $SEEDS)"
+set datafile missing "-"
+set logscale x 2
+set xlabel "n (candidates sampled from the SFT policy)"
+set ylabel "mean gold score"
+set key below font ",9" maxrows 3
+set grid
+do for [split in "id ood"] {
+  set title (split eq "id" ? "in-distribution prompts" : "held-out families (OOD)")
+  plot "$TMP/bon.".split.".dat" using 1:2 with linespoints lw 2 dt 2 lc rgb "black" title "oracle", \
+       "" using 1:3 with linespoints lw 2 dt 3 lc rgb "gray40" title "random", \
+       "" using 1:4 with linespoints lw 2 pt 7 title "${label[gram]}", \
+       "" using 1:5 with linespoints lw 2 pt 5 title "${label[gen-only]}", \
+       "" using 1:6 with linespoints lw 2 pt 9 title "${label[bt]}", \
+       "" using 1:7 with linespoints lw 2 pt 11 title "${label[bt-s1]}", \
+       "" using 1:8 with linespoints lw 2 pt 13 title "${label[likelihood]}"
+}
+unset multiplot
+GP
+fi

@@ -72,6 +72,82 @@ struct GramOptions {
   }
 };
 
+struct RuleOptions {
+  std::string check = "world_gold";
+
+  template <class V>
+  void visit(V& v) {
+    v.field(check, "check",
+            "What the rule backend scores: world_gold (the synthetic world's graded gold judge), exact_match (1 if "
+            "the response equals the item's label after trimming whitespace, else 0), contains_label (1 if the "
+            "label occurs in the response) or length (the response's length in UTF-8 bytes; give it a negative "
+            "weight in a composite for a length penalty).",
+            Choices{{"world_gold", "exact_match", "contains_label", "length"}});
+  }
+};
+
+struct CompositeOptions {
+  std::vector<std::string> components;
+  std::vector<double> weights;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(components, "components",
+            "Backends summed by backend: composite, each gram, bradley_terry, or rule:<check> (e.g. rule:length).");
+    v.field(weights, "weights", "One weight per component; the reward is the weighted sum of their scores.");
+    v.require(components.size() == weights.size(), "weights",
+              "expected one weight per component (" + std::to_string(components.size()) + " components), got " +
+                  std::to_string(weights.size()));
+  }
+};
+
+struct RewardServerOptions {
+  int64_t port = 5555;
+  int64_t http_port = 0;
+  std::vector<std::string> devices{"cpu"};
+  int64_t max_batch_items = 64;
+  int64_t max_batch_tokens = 16384;
+  int64_t max_wait_ms = 5;
+  int64_t max_queue_items = 4096;
+  int64_t max_request_items = 1024;
+  int64_t max_request_mb = 16;
+  int64_t drain_timeout_s = 30;
+  std::string curve_keys_dir;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(port, "port",
+            "ZeroMQ port of the first replica (ROUTER on launch.transport.bind_host); replica i binds port + i. "
+            "0 picks a free port and prints it.",
+            Range::closed(0, 65535));
+    v.field(http_port, "http_port",
+            "Port of the OpenRLHF-compatible HTTP endpoint (POST /get_reward); 0 disables it.",
+            Range::closed(0, 65535));
+    v.field(devices, "devices", "One model-owning worker per device: cpu, cuda or cuda:<index>.");
+    v.field(max_batch_items, "max_batch_items", "Most items the batcher puts in one backend call.",
+            Range::closed(1, 1 << 20));
+    v.field(max_batch_tokens, "max_batch_tokens",
+            "Most estimated tokens (UTF-8 bytes / 4 of prompt and responses) in one backend call; an item larger "
+            "than this runs alone.",
+            Range::closed(1, int64_t{1} << 40));
+    v.field(max_wait_ms, "max_wait_ms", "How long the batcher waits for more requests before running a partial batch.",
+            Range::closed(0, 60000));
+    v.field(max_queue_items, "max_queue_items",
+            "Items waiting for a worker beyond which new requests are answered OVERLOADED at once.",
+            Range::closed(1, 1 << 24));
+    v.field(max_request_items, "max_request_items", "Most items (or candidates) in one request; more is TOO_LARGE.",
+            Range::closed(1, 1 << 24));
+    v.field(max_request_mb, "max_request_mb", "Largest request accepted, in MiB (ZeroMQ and HTTP).",
+            Range::closed(1, 4096));
+    v.field(drain_timeout_s, "drain_timeout_s",
+            "On SIGTERM: how long in-flight requests may take to finish before the server exits anyway.",
+            Range::closed(0, 86400));
+    v.field(curve_keys_dir, "curve_keys_dir",
+            "Directory with CurveZMQ keys (gramrl reward keygen): the server authenticates clients listed in "
+            "authorized_clients/; empty means no encryption or authentication.");
+  }
+};
+
 struct RewardOptions {
   std::string backend = "gram";
   std::string model = "builtin:tiny";
@@ -81,11 +157,16 @@ struct RewardOptions {
   int64_t replicas = 1;
   std::string transform = "probability";
   bool debias = true;
+  int64_t batch_size = 16;
+  std::string best_of_n = "bracket";
   GramOptions gram;
+  RuleOptions rule;
+  CompositeOptions composite;
+  RewardServerOptions server;
 
   template <class V>
   void visit(V& v) {
-    v.field(backend, "backend", "Reward model kind.", Choices{{"gram", "bradley_terry", "rule"}});
+    v.field(backend, "backend", "Reward model kind.", Choices{{"gram", "bradley_terry", "rule", "composite"}});
     v.field(model, "model",
             "Reward model checkpoint directory, or builtin:<preset>; unused by rule. GRAM and Bradley-Terry "
             "training start from it.");
@@ -100,7 +181,17 @@ struct RewardOptions {
             "GRAM pointwise reward from P(sample beats reference): p, p - 0.5, or log(p / (1 - p)).",
             Choices{{"probability", "centered", "log_odds"}});
     v.field(debias, "debias", "GRAM: score both answer orders and average (position debiasing).");
+    v.field(batch_size, "batch_size", "Rows per forward pass of the reward model.", Range::closed(1, 1 << 20));
+    v.field(best_of_n, "best_of_n",
+            "GRAM best-of-n: bracket (n-1 comparisons in ceil(log2 n) rounds; a candidate's score is the rounds it "
+            "won) or anchor (every candidate against the first; its score is the pointwise reward).",
+            Choices{{"bracket", "anchor"}});
     v.section(gram, "gram", "GRAM judge settings.");
+    v.section(rule, "rule", "Rule backend settings.");
+    v.section(composite, "composite", "Weighted sum of several backends (backend: composite).");
+    v.section(server, "server", "The reward server (gramrl reward serve).");
+    v.require(backend != "composite" || !composite.components.empty(), "backend",
+              "backend: composite needs reward.composite.components (e.g. [gram, rule:length]) and weights");
   }
 };
 
@@ -252,10 +343,10 @@ struct LearnerOptions {
   template <class V>
   void visit(V& v) {
     v.field(algorithm, "algorithm",
-            "What the learner trains: the policy (ppo, dpo) or the reward model (gram_pretrain: GRAM stage 1, "
-            "gram_finetune: stage 2, bradley_terry: a scalar-head reward model). Set by the gramrl train / gramrl "
-            "gram subcommands.",
-            Choices{{"ppo", "dpo", "gram_pretrain", "gram_finetune", "bradley_terry"}});
+            "What the learner trains: the policy (ppo, dpo, sft: supervised fine-tuning on demonstrations) or the "
+            "reward model (gram_pretrain: GRAM stage 1, gram_finetune: stage 2, bradley_terry: a scalar-head reward "
+            "model). Set by the gramrl train / gramrl gram subcommands.",
+            Choices{{"ppo", "dpo", "sft", "gram_pretrain", "gram_finetune", "bradley_terry"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
     v.field(device, "device", "auto (CUDA when present, one GPU per rank), cpu or cuda.",
             Choices{{"auto", "cpu", "cuda"}});

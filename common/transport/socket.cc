@@ -7,9 +7,14 @@
 #include <fmt/format.h>
 
 #include "common/core/errors.h"
+#include "common/transport/curve.h"
 
 namespace gramrl::transport {
 namespace {
+
+// ZMQ_ZAP_ENFORCE_DOMAIN: a draft option (libzmq >= 4.3) that zmq.h declares only with the draft
+// API; libzmq builds without it answer EINVAL, which applyCurveOptions ignores.
+constexpr int kZmqZapEnforceDomain = 93;
 
 int zmqTypeOf(SocketType type) {
   switch (type) {
@@ -79,6 +84,7 @@ Socket::Socket(ZmqContext& context, SocketType type, SocketOptions options)
     if (!options_.routing_id.empty()) {
       setOption(ZMQ_ROUTING_ID, options_.routing_id.data(), options_.routing_id.size(), "ZMQ_ROUTING_ID");
     }
+    applyCurveOptions();
   } catch (...) {
     close();
     throw;
@@ -126,6 +132,43 @@ std::string Socket::describe() const {
   }
   if (where.empty()) where = "not bound or connected";
   return fmt::format("{} socket ({})", toString(type_), where);
+}
+
+// See NOTE [CurveZMQ] in curve.h. Keys are checked here too, so that a hand-filled SocketOptions
+// gets a ConfigError naming the field rather than libzmq's EINVAL.
+void Socket::applyCurveOptions() {
+  const bool client = !options_.curve_server_key.empty();
+  if (!options_.curve_server && !client) {
+    GRAMRL_CHECK(options_.curve_secret_key.empty() && options_.curve_public_key.empty(), ConfigError,
+                 "SocketOptions: curve keys given, but neither curve_server nor curve_server_key is set");
+    if (!options_.zap_domain.empty()) {
+      setOption(ZMQ_ZAP_DOMAIN, options_.zap_domain.data(), options_.zap_domain.size(), "ZMQ_ZAP_DOMAIN");
+    }
+    return;
+  }
+  requireCurve("SocketOptions.curve_*");
+  GRAMRL_CHECK(!(options_.curve_server && client), ConfigError,
+               "SocketOptions: curve_server and curve_server_key are exclusive (a socket is a CURVE server or client)");
+  auto setKey = [&](int option, const std::string& key, const char* name) {
+    GRAMRL_CHECK(key.size() == kCurveKeyZ85Chars, ConfigError,
+                 "SocketOptions.{}: expected a {}-character Z85 key, got {} characters", name, kCurveKeyZ85Chars,
+                 key.size());
+    setOption(option, key.data(), key.size(), name);
+  };
+  if (options_.curve_server) {
+    setIntOption(ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER");
+    setKey(ZMQ_CURVE_SECRETKEY, options_.curve_secret_key, "curve_secret_key");
+    // Refuse clients when no ZAP handler answers, where this libzmq has the (draft) option.
+    const int enforce = 1;
+    zmq_setsockopt(handle_, kZmqZapEnforceDomain, &enforce, sizeof(enforce));
+  } else {
+    setKey(ZMQ_CURVE_SERVERKEY, options_.curve_server_key, "curve_server_key");
+    setKey(ZMQ_CURVE_PUBLICKEY, options_.curve_public_key, "curve_public_key");
+    setKey(ZMQ_CURVE_SECRETKEY, options_.curve_secret_key, "curve_secret_key");
+  }
+  if (!options_.zap_domain.empty()) {
+    setOption(ZMQ_ZAP_DOMAIN, options_.zap_domain.data(), options_.zap_domain.size(), "ZMQ_ZAP_DOMAIN");
+  }
 }
 
 void Socket::checkOwner(const char* operation) const {

@@ -64,6 +64,16 @@ struct SocketOptions {
   bool immediate = false;
   // ZMQ_ROUTING_ID for DEALER sockets; empty = chosen by libzmq. At most 255 bytes.
   std::string routing_id;
+  // CurveZMQ (NOTE [CurveZMQ] in curve.h; setCurveServerOptions / setCurveClientOptions fill
+  // these from a key directory). Keys are 40-character Z85 text; all empty = no CURVE.
+  // A server sets curve_server and curve_secret_key; a client sets curve_server_key (the
+  // server's public key) and its own curve_public_key and curve_secret_key.
+  bool curve_server = false;     // ZMQ_CURVE_SERVER
+  std::string curve_secret_key;  // ZMQ_CURVE_SECRETKEY
+  std::string curve_public_key;  // ZMQ_CURVE_PUBLICKEY (clients)
+  std::string curve_server_key;  // ZMQ_CURVE_SERVERKEY (clients)
+  // ZMQ_ZAP_DOMAIN: the domain sent in ZAP requests (a ZapAuthenticator may check it).
+  std::string zap_domain;
 };
 
 // Threads: see NOTE [One owner thread per socket]. Movable (the owner thread moves with it).
@@ -140,6 +150,7 @@ class Socket {
   void checkOpen(const char* operation) const;
   void setOption(int option, const void* value, size_t size, const char* name);
   void setIntOption(int option, int value, const char* name);
+  void applyCurveOptions();
 
   ZmqContext* context_ = nullptr;
   void* handle_ = nullptr;

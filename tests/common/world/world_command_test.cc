@@ -138,5 +138,205 @@ TEST(WorldCommand, ScoreAgreesWithGeneratedScores) {
   }
 }
 
+// --- gramrl world candidates ---
+
+// One row of `gramrl generate --jsonl --samples N` (launch/generate_command.cc): the tokens,
+// logprobs and finish reason are carried along and ignored by world candidates.
+std::string generatedRow(int64_t prompt_index, int64_t sample_index, const std::string& prompt,
+                         const std::string& text) {
+  const nlohmann::json row{
+      {"prompt_index", prompt_index}, {"sample_index", sample_index},      {"prompt", prompt},        {"text", text},
+      {"tokens", {49, 51, 10}},       {"logprobs", {-0.25, -1.5, -0.125}}, {"finish_reason", "stop"},
+  };
+  return row.dump();
+}
+
+// Three prompts x four samples, written out of order (the engine emits completions as they
+// finish), with a blank line. Gold scores by hand from gold.h, 1 - levenshtein / max length:
+//   srt:9371 -> 1379:  "1379" 1 | "1397" 1 - 2/4 = 0.5 | "137" 1 - 1/4 = 0.75 | "13790" 1 - 1/5 = 0.8
+//   add:347+85 -> 432: "433" 1 - 1/3 | "433" 1 - 1/3 | "9" 1 - 3/3 = 0 | "432\n" 1 (whitespace trimmed)
+//   inc:1239 -> 2340:  "2341" 0.75 | "2341" 0.75 | "2340" 1 | "2340" 1
+// Disjoint pairs (0, 1), (2, 3): srt gives s0 > s1 and s3 > s2; add ties on (0, 1) and gives
+// s3 > s2; inc ties on both (its (1, 2) differs, but is not a disjoint pair).
+std::string candidateInput() {
+  std::string text;
+  bool first = true;
+  for (const std::string& row : {
+           generatedRow(2, 3, "inc:1239", "2340"),
+           generatedRow(0, 1, "srt:9371", "1397"),
+           generatedRow(1, 0, "add:347+85", "433"),
+           generatedRow(0, 3, "srt:9371", "13790"),
+           generatedRow(2, 0, "inc:1239", "2341"),
+           generatedRow(1, 3, "add:347+85", "432\n"),
+           generatedRow(0, 0, "srt:9371", "1379"),
+           generatedRow(2, 2, "inc:1239", "2340"),
+           generatedRow(1, 2, "add:347+85", "9"),
+           generatedRow(0, 2, "srt:9371", "137"),
+           generatedRow(2, 1, "inc:1239", "2341"),
+           generatedRow(1, 1, "add:347+85", "433"),
+       }) {
+    text += row + (first ? "\n\n" : "\n");  // and a blank line after the first row
+    first = false;
+  }
+  return text;
+}
+
+std::vector<nlohmann::json> runCandidates(int64_t pairs_per_prompt, std::vector<nlohmann::json>* pair_rows) {
+  std::stringstream in(candidateInput());
+  std::stringstream out, pairs;
+  WorldCandidatesArgs args;
+  args.in = "samples.jsonl";
+  args.pairs_per_prompt = pairs_per_prompt;
+  EXPECT_EQ(runWorldCandidates(args, in, out, pair_rows != nullptr ? &pairs : nullptr), 0);
+  if (pair_rows != nullptr) *pair_rows = readJsonl(pairs);
+  return readJsonl(out);
+}
+
+TEST(WorldCandidates, GradesEachSampleInPromptAndSampleOrder) {
+  ::testing::internal::CaptureStderr();
+  const auto rows = runCandidates(1, nullptr);
+  const std::string summary = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rows.size(), 3u);
+  const std::vector<std::string> prompts{"srt:9371", "add:347+85", "inc:1239"};
+  const std::vector<std::string> families{"srt", "add", "inc"};
+  const std::vector<std::vector<std::string>> texts{
+      {"1379", "1397", "137", "13790"}, {"433", "433", "9", "432\n"}, {"2341", "2341", "2340", "2340"}};
+  const std::vector<std::vector<double>> gold{
+      {1.0, 0.5, 0.75, 0.8}, {2.0 / 3.0, 2.0 / 3.0, 0.0, 1.0}, {0.75, 0.75, 1.0, 1.0}};
+  for (size_t p = 0; p < rows.size(); ++p) {
+    SCOPED_TRACE(prompts[p]);
+    EXPECT_EQ(rows[p].size(), 4u) << rows[p].dump();  // exactly prompt, family, candidates, gold
+    EXPECT_EQ(rows[p]["prompt"], prompts[p]);
+    EXPECT_EQ(rows[p]["family"], families[p]);
+    EXPECT_EQ(rows[p]["candidates"], nlohmann::json(texts[p]));
+    ASSERT_EQ(rows[p]["gold"].size(), 4u);
+    for (size_t s = 0; s < 4; ++s) {
+      const double got = rows[p]["gold"][s].get<double>();
+      EXPECT_DOUBLE_EQ(got, gold[p][s]) << "sample " << s;
+      EXPECT_DOUBLE_EQ(got, world::goldScore(prompts[p], texts[p][s])) << "sample " << s;  // the judge itself
+    }
+  }
+  // 12 samples, mean gold (3.05 + 7/3 + 3.5) / 12 = 0.74028, 4 exact; 2 pairs at one per prompt, inc gave none.
+  EXPECT_NE(summary.find("samples.jsonl: 3 prompts x 4 samples, mean gold score 0.7403, 0.333 exact; 2 policy-sampled "
+                         "pairs (1 prompts gave none"),
+            std::string::npos)
+      << summary;
+}
+
+TEST(WorldCandidates, PairsDisjointSamplesWithDifferingGold) {
+  std::vector<nlohmann::json> pairs;
+  runCandidates(1, &pairs);
+  // One pair per prompt: srt's first (0, 1); add's (2, 3), since (0, 1) tie; none for inc.
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0], (nlohmann::json{{"prompt", "srt:9371"},
+                                      {"chosen", "1379"},
+                                      {"rejected", "1397"},
+                                      {"family", "srt"},
+                                      {"chosen_score", 1.0},
+                                      {"rejected_score", 0.5},
+                                      {"contains_correct", true}}));
+  EXPECT_EQ(pairs[1]["prompt"], "add:347+85");
+  EXPECT_EQ(pairs[1]["chosen"], "432\n");  // the sample's text as generated, graded trimmed
+  EXPECT_EQ(pairs[1]["rejected"], "9");
+  EXPECT_DOUBLE_EQ(pairs[1]["chosen_score"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(pairs[1]["rejected_score"].get<double>(), 0.0);
+  EXPECT_EQ(pairs[1]["contains_correct"], true);
+
+  // Two per prompt: srt also gives (2, 3) with the second sample chosen, and without the correct
+  // answer; add has no second differing pair; inc still none.
+  runCandidates(2, &pairs);
+  ASSERT_EQ(pairs.size(), 3u);
+  EXPECT_EQ(pairs[0]["chosen"], "1379");
+  EXPECT_EQ(pairs[1], (nlohmann::json{{"prompt", "srt:9371"},
+                                      {"chosen", "13790"},
+                                      {"rejected", "137"},
+                                      {"family", "srt"},
+                                      {"chosen_score", 0.8},
+                                      {"rejected_score", 0.75},
+                                      {"contains_correct", false}}));
+  EXPECT_EQ(pairs[2]["prompt"], "add:347+85");
+  EXPECT_EQ(pairs[2]["chosen"], "432\n");
+  for (const auto& pair : pairs) {
+    EXPECT_GT(pair["chosen_score"].get<double>(), pair["rejected_score"].get<double>());
+    EXPECT_DOUBLE_EQ(pair["chosen_score"].get<double>(),
+                     world::goldScore(pair["prompt"].get<std::string>(), pair["chosen"].get<std::string>()));
+    EXPECT_DOUBLE_EQ(pair["rejected_score"].get<double>(),
+                     world::goldScore(pair["prompt"].get<std::string>(), pair["rejected"].get<std::string>()));
+  }
+  // A cap above the number of disjoint pairs changes nothing.
+  std::vector<nlohmann::json> more;
+  runCandidates(5, &more);
+  EXPECT_EQ(more, pairs);
+}
+
+TEST(WorldCandidates, WritesFiles) {
+  gramrl::testing::TempDir dir("world");
+  WorldCandidatesArgs args;
+  args.in = dir.file("samples.jsonl");
+  args.out = dir.file("candidates.jsonl");
+  args.pairs_out = dir.file("pairs.jsonl");
+  std::ofstream(args.in) << candidateInput();
+  EXPECT_EQ(runWorldCandidates(args), 0);
+  std::vector<nlohmann::json> stream_pairs;
+  const auto stream_rows = runCandidates(1, &stream_pairs);
+  std::ifstream candidates(args.out), pairs(args.pairs_out);
+  EXPECT_EQ(readJsonl(candidates), stream_rows);
+  EXPECT_EQ(readJsonl(pairs), stream_pairs);
+  args.in = dir.file("missing.jsonl");
+  EXPECT_THROW(runWorldCandidates(args), DataError);
+}
+
+TEST(WorldCandidates, NamesTheBadInput) {
+  const std::string srt0 = generatedRow(0, 0, "srt:21", "12");
+  const std::string srt1 = generatedRow(0, 1, "srt:21", "21");
+  struct Case {
+    std::string input;
+    std::string expected;  // a part of the message
+  };
+  for (const Case& c : std::vector<Case>{
+           // Not JSON: named by its line, counting the blank one.
+           {srt0 + "\n\nnot json\n", "x.jsonl:3: not valid JSON"},
+           {srt0 + "\n[1, 2]\n", "x.jsonl:2: expected a JSON object"},
+           {srt0 + "\n" + R"({"prompt_index": 0, "sample_index": 1, "prompt": "srt:21"})" + "\n",
+            "x.jsonl:2: expected a string field \"text\""},
+           {srt0 + "\n" + R"({"prompt_index": -1, "sample_index": 0, "prompt": "srt:21", "text": "12"})" + "\n",
+            "x.jsonl:2: expected a non-negative integer field \"prompt_index\""},
+           // The same sample twice.
+           {srt0 + "\n" + srt1 + "\n" + srt0 + "\n", "x.jsonl:3: prompt_index 0 has sample_index 0 twice"},
+           // Rows of one prompt index that disagree on the prompt.
+           {srt0 + "\n" + generatedRow(0, 1, "srt:12", "12") + "\n", "x.jsonl:2: prompt_index 0 has prompt \"srt:12\""},
+           // Prompt 1 has one sample, prompt 0 two; named at prompt 1's first row.
+           {srt0 + "\n" + srt1 + "\n" + generatedRow(1, 0, "add:1+2", "3") + "\n",
+            "x.jsonl:3: prompt_index 1 has 1 samples, the first prompt 2"},
+           // Sample indices 0 and 2: not 0..1.
+           {srt0 + "\n" + generatedRow(0, 2, "srt:21", "12") + "\n",
+            "x.jsonl:1: prompt_index 0 has sample indices that are not 0..1"},
+           // A prompt that is not a world prompt, named at its first row.
+           {srt0 + "\n" + srt1 + "\n" + generatedRow(1, 0, "sort:21", "12") + "\n" +
+                generatedRow(1, 1, "sort:21", "21") + "\n",
+            "x.jsonl:3: world prompt \"sort:21\""},
+           {"\n", "world candidates: x.jsonl holds no samples"},
+       }) {
+    std::stringstream in(c.input);
+    std::stringstream out, pairs;
+    WorldCandidatesArgs args;
+    args.in = "x.jsonl";
+    try {
+      runWorldCandidates(args, in, out, &pairs);
+      ADD_FAILURE() << "expected DataError for\n" << c.input;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
+          << "expected \"" << c.expected << "\" in: " << e.what();
+    }
+    EXPECT_TRUE(out.str().empty()) << c.input;  // nothing is written before the whole input is checked
+    EXPECT_TRUE(pairs.str().empty()) << c.input;
+  }
+  std::stringstream ok(srt0 + "\n");
+  std::stringstream out;
+  WorldCandidatesArgs args;
+  args.pairs_per_prompt = 0;
+  EXPECT_THROW(runWorldCandidates(args, ok, out, nullptr), ConfigError);
+}
+
 }  // namespace
 }  // namespace gramrl::cli

@@ -1,0 +1,33 @@
+#include "reward/backends/bradley_terry_backend.h"
+
+#include <optional>
+
+#include "common/model/transformer.h"
+#include "learner/engine/sequence_batch.h"
+#include "reward/gram/scalar_scorers.h"
+
+namespace gramrl::reward {
+
+BradleyTerryBackend::BradleyTerryBackend(const RewardOptions& options, c10::Device device)
+    : model_source_(options.model) {
+  loaded_ = loadRewardModel(RewardModelSpec{options.model, options.tokenizer, options.chat_template,
+                                            /*builtin_value_head=*/true, 0, "reward (bradley_terry)"},
+                            device);
+  const int64_t prompt_tokens = options.max_tokens / 2;
+  scorer_ = std::make_unique<gram::BradleyTerryScorer>(
+      loaded_.model,
+      ChatEncoder(*loaded_.tokenizer, loaded_.chat_template, prompt_tokens, options.max_tokens - prompt_tokens),
+      options.batch_size);
+}
+
+BradleyTerryBackend::~BradleyTerryBackend() = default;
+
+std::vector<double> BradleyTerryBackend::scoreResponses(const std::vector<PointwiseItem>& items,
+                                                        const ItemNamer& name) {
+  std::vector<gram::ScalarQuery> queries;
+  queries.reserve(items.size());
+  for (const auto& item : items) queries.push_back({std::nullopt, item.prompt, item.response});
+  return scorer_->scores(queries);
+}
+
+}  // namespace gramrl::reward
