@@ -4,7 +4,6 @@
 // equals world::goldScore computed here. A malformed item is an error naming file:line, and no
 // output file is left behind. No sleeps as synchronisation: the test waits for the server's
 // "serving reward on" line and for processes to exit.
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -21,82 +19,25 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "common/world/generators.h"
 #include "common/world/gold.h"
+#include "tests/integration/world_items.h"
 #include "tests/support/files.h"
 #include "tests/support/seed.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl {
 namespace {
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
-using gramrl::testing::slurp;
 
-std::string gramrlBinary() {
-  const char* bin = std::getenv("GRAMRL_BIN");
-  return bin ? bin : GRAMRL_BIN;
-}
+using namespace gramrl::testing;
 
-// Starts gramrl with stdout and stderr going to `output`; or to `stdout_file` and `output`.
-pid_t start(const std::vector<std::string>& args, const std::string& output, const std::string& stdout_file = "") {
-  std::vector<std::string> argv{gramrlBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int err = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int out = stdout_file.empty() ? err : ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
+std::string gramrlBinary() { return binaryPath("GRAMRL_BIN", GRAMRL_BIN); }
 
-int wait(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  const auto deadline = Clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "process did not end within " << timeout.count() << " s";
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
+// Runs gramrl with stdout and stderr going to `output`; or to `stdout_file` and `output`.
 int run(const std::vector<std::string>& args, const std::string& output, const std::string& stdout_file = "") {
-  return wait(start(args, output, stdout_file));
-}
-
-struct Item {
-  std::string prompt, response;
-};
-
-// World prompts with responses that are the reference, a corruption of it, or junk.
-std::vector<Item> worldItems(size_t n, uint64_t seed) {
-  world::WorldOptions options;
-  options.seed = seed;
-  std::mt19937_64 rng(seed);
-  std::vector<Item> items;
-  for (const auto& row : world::generate("prompts", static_cast<int64_t>(n), options)) {
-    std::string response = row["reference"].get<std::string>();
-    switch (rng() % 3) {
-      case 0: break;
-      case 1: response[rng() % response.size()] = 'x'; break;
-      default: response = "zz" + response.substr(0, response.size() / 2); break;
-    }
-    items.push_back({row["prompt"].get<std::string>(), response});
-  }
-  return items;
+  return wait(start(gramrlBinary(), args, output, stdout_file));
 }
 
 class RewardScoreCliTest : public ::testing::Test {
@@ -108,9 +49,9 @@ class RewardScoreCliTest : public ::testing::Test {
                            << "  server: {port: 0, max_wait_ms: 2, drain_timeout_s: 60}\n";
   }
   void TearDown() override {
-    if (server_ > 0 && ::waitpid(server_, nullptr, WNOHANG) == 0) {
-      ::kill(server_, SIGKILL);
-      ::waitpid(server_, nullptr, 0);
+    if (server_.pid > 0 && ::waitpid(server_.pid, nullptr, WNOHANG) == 0) {
+      ::kill(server_.pid, SIGKILL);
+      ::waitpid(server_.pid, nullptr, 0);
     }
   }
   // Starts `gramrl reward serve` and returns its endpoint (from its "serving reward on" line).
@@ -118,11 +59,11 @@ class RewardScoreCliTest : public ::testing::Test {
     std::vector<std::string> args{"reward", "serve", config_};
     args.insert(args.end(), overrides.begin(), overrides.end());
     server_log_ = dir_.file("server.log");
-    server_ = start(args, server_log_);
+    server_ = start(gramrlBinary(), args, server_log_);
     const std::string marker = "serving reward on ";
     while (slurp(server_log_).find(marker) == std::string::npos) {
-      if (::waitpid(server_, nullptr, WNOHANG) != 0) {
-        server_ = -1;
+      if (::waitpid(server_.pid, nullptr, WNOHANG) != 0) {
+        server_.pid = -1;
         ADD_FAILURE() << "the server exited: " << slurp(server_log_);
         return "";
       }
@@ -133,9 +74,9 @@ class RewardScoreCliTest : public ::testing::Test {
     return out.substr(at, out.find('\n', at) - at);
   }
   void stopServer() {
-    ASSERT_EQ(::kill(server_, SIGTERM), 0);
+    ASSERT_EQ(::kill(server_.pid, SIGTERM), 0);
     EXPECT_EQ(wait(server_), 0) << slurp(server_log_);
-    server_ = -1;
+    server_.pid = -1;
   }
   std::string writeItems(const std::vector<Item>& items) {
     const std::string path = dir_.file("items.jsonl");
@@ -176,7 +117,7 @@ class RewardScoreCliTest : public ::testing::Test {
   gramrl::testing::TempDir dir_{"reward-score"};
   std::string config_;
   std::string server_log_;
-  pid_t server_ = -1;
+  Process server_;
 };
 
 TEST_F(RewardScoreCliTest, ScoresEqualGoldInInputOrder) {

@@ -3,7 +3,6 @@
 // backend), with client processes forked from this test. Scores are checked against
 // world::goldScore computed here. No sleeps as synchronisation: the test waits for files and log
 // lines the processes write.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,47 +19,18 @@
 
 #include <gtest/gtest.h>
 
-#include "common/world/generators.h"
 #include "common/world/gold.h"
 #include "reward/service/reward_client.h"
+#include "tests/integration/world_items.h"
 #include "tests/support/files.h"
 #include "tests/support/seed.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl::reward {
 namespace {
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using gramrl::testing::slurp;
-
-std::string binary(const char* env, const char* built) {
-  const char* bin = std::getenv(env);
-  return bin ? bin : built;
-}
-
-struct Process {
-  pid_t pid = -1;
-  std::string output;
-};
-
-Process start(const std::string& exe, const std::vector<std::string>& args, const std::string& output) {
-  std::vector<std::string> argv{exe};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  Process p;
-  p.output = output;
-  p.pid = ::fork();
-  if (p.pid == 0) {
-    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  return p;
-}
+using namespace gramrl::testing;
 
 // A client process: runs `body` in a forked child (its own ZeroMQ context) and exits with its
 // result; a failure message goes to `output`.
@@ -78,34 +48,6 @@ Process fork(const std::string& output, const std::function<int()>& body) {
     ::_exit(code);
   }
   return p;
-}
-
-int wait(const Process& p, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  const auto deadline = Clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(p.pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(p.pid, SIGKILL);
-      ::waitpid(p.pid, &status, 0);
-      ADD_FAILURE() << "process did not end within " << timeout.count() << " s";
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// Waits until `file` contains `text` (a process's progress); false after the timeout or when
-// `process` (if given) has exited.
-bool waitForText(const std::string& file, const std::string& text, pid_t process = -1,
-                 std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  const auto deadline = Clock::now() + timeout;
-  while (slurp(file).find(text) == std::string::npos) {
-    if (Clock::now() > deadline) return false;
-    if (process > 0 && ::waitpid(process, nullptr, WNOHANG) != 0) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 std::string endpointOf(const Process& server) {
@@ -137,28 +79,6 @@ int freePortPair() {
   }
   ADD_FAILURE() << "no two consecutive free ports";
   return 0;
-}
-
-struct Item {
-  std::string prompt, response;
-};
-
-// World prompts with responses that are the reference, a corruption of it, or junk.
-std::vector<Item> worldItems(size_t n, uint64_t seed) {
-  world::WorldOptions options;
-  options.seed = seed;
-  std::mt19937_64 rng(seed);
-  std::vector<Item> items;
-  for (const auto& row : world::generate("prompts", static_cast<int64_t>(n), options)) {
-    std::string response = row["reference"].get<std::string>();
-    switch (rng() % 3) {
-      case 0: break;
-      case 1: response[rng() % response.size()] = 'x'; break;
-      default: response = "zz" + response.substr(0, response.size() / 2); break;
-    }
-    items.push_back({row["prompt"].get<std::string>(), response});
-  }
-  return items;
 }
 
 ScoreRequest requestOf(const std::vector<Item>& items, size_t begin, size_t end) {
@@ -210,13 +130,13 @@ class RewardServiceTest : public ::testing::Test {
   Process serve(std::vector<std::string> args, const std::string& name) {
     std::vector<std::string> argv{"reward", "serve", config_};
     argv.insert(argv.end(), args.begin(), args.end());
-    servers_.push_back(start(binary("GRAMRL_BIN", GRAMRL_BIN), argv, dir_.file(name + ".log")));
+    servers_.push_back(start(binaryPath("GRAMRL_BIN", GRAMRL_BIN), argv, dir_.file(name + ".log")));
     return servers_.back();
   }
   Process testServer(std::vector<std::string> args, const std::string& name) {
     std::vector<std::string> argv{config_};
     argv.insert(argv.end(), args.begin(), args.end());
-    servers_.push_back(start(binary("REWARD_TEST_SERVER", REWARD_TEST_SERVER), argv, dir_.file(name + ".log")));
+    servers_.push_back(start(binaryPath("REWARD_TEST_SERVER", REWARD_TEST_SERVER), argv, dir_.file(name + ".log")));
     return servers_.back();
   }
 

@@ -1,10 +1,7 @@
 // `gramrl train dpo` as a user runs it: separate learner processes under the local launcher.
 // 2 ranks match 1 rank; a run killed mid-way resumes to the parameters of an uninterrupted run;
 // a killed or hung rank becomes an error instead of a hang; bad data lines are named.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +16,7 @@
 
 #include "common/checkpoint/checkpoint.h"
 #include "tests/support/files.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace gramrl {
@@ -26,54 +24,20 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string gramrlBinary() {
-  const char* bin = std::getenv("GRAMRL_BIN");  // overrides the build's own binary
-  return bin ? bin : GRAMRL_BIN;
-}
-
-struct Process {
-  pid_t pid = -1;
-  std::string output;  // file with stdout + stderr
-};
-
-Process start(const std::vector<std::string>& args, const std::string& output) {
-  std::vector<std::string> argv{gramrlBinary()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  Process p;
-  p.output = output;
-  p.pid = ::fork();
-  if (p.pid == 0) {
-    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  return p;
-}
-
-// Exit code (128 + signal when killed); fails the test after `timeout`.
-int wait(const Process& p, std::chrono::seconds timeout = std::chrono::seconds(240)) {
-  const auto deadline = Clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(p.pid, &status, WNOHANG) == 0) {
-    if (Clock::now() > deadline) {
-      ::kill(p.pid, SIGKILL);
-      ::waitpid(p.pid, &status, 0);
-      ADD_FAILURE() << "process did not end within " << timeout.count() << " s";
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
+using testing::Process;
 using testing::slurp;
+using testing::start;
+using testing::wait;
 
-int run(const std::vector<std::string>& args, const std::string& output) { return wait(start(args, output)); }
+// This test's processes (whole training runs) get 240 s and are polled every 10 ms.
+constexpr std::chrono::seconds kRunTimeout(240);
+constexpr std::chrono::milliseconds kPoll(10);
+
+std::string gramrlBinary() { return testing::binaryPath("GRAMRL_BIN", GRAMRL_BIN); }
+
+int run(const std::vector<std::string>& args, const std::string& output) {
+  return testing::run(gramrlBinary(), args, output, kRunTimeout, kPoll);
+}
 
 class TrainDpoTest : public ::testing::Test {
  protected:
@@ -163,10 +127,10 @@ TEST_F(TrainDpoTest, KilledRunResumesToTheParametersOfAnUninterruptedRun) {
   const std::vector<std::string> longer{"learner.total_steps=12"};
   ASSERT_EQ(run(train("straight", longer), dir_.file("straight.log")), 0) << slurp(dir_.file("straight.log"));
 
-  const Process victim = start(train("killed", longer), dir_.file("killed.log"));
+  const Process victim = start(gramrlBinary(), train("killed", longer), dir_.file("killed.log"));
   ASSERT_TRUE(waitFor(runDir("killed") / "checkpoints" / "step-00000004")) << slurp(dir_.file("killed.log"));
   ::kill(victim.pid, SIGKILL);  // the launcher; its ranks get SIGTERM (PR_SET_PDEATHSIG)
-  EXPECT_EQ(wait(victim), 128 + SIGKILL);
+  EXPECT_EQ(wait(victim, kRunTimeout, kPoll), 128 + SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the orphaned rank die
   ASSERT_FALSE(fs::exists(runDir("killed") / "checkpoints" / "step-00000012")) << "the run ended before the kill";
 
@@ -177,11 +141,12 @@ TEST_F(TrainDpoTest, KilledRunResumesToTheParametersOfAnUninterruptedRun) {
 
 TEST_F(TrainDpoTest, AKilledRankStopsTheRunWithItsName) {
   const Process launcher =
-      start(train("rank_killed", {"learner.ranks=2", "learner.total_steps=100000"}), dir_.file("rank_killed.log"));
+      start(gramrlBinary(), train("rank_killed", {"learner.ranks=2", "learner.total_steps=100000"}),
+            dir_.file("rank_killed.log"));
   ASSERT_TRUE(waitFor(runDir("rank_killed") / "checkpoints" / "step-00000002"));
   ::kill(pidOf("rank_killed", "learner-1"), SIGKILL);
   const auto t0 = Clock::now();
-  EXPECT_NE(wait(launcher, std::chrono::seconds(60)), 0);
+  EXPECT_NE(wait(launcher, std::chrono::seconds(60), kPoll), 0);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const std::string log = slurp(dir_.file("rank_killed.log"));
   std::printf("launcher stopped %.2f s after the kill\n", seconds);
@@ -190,13 +155,14 @@ TEST_F(TrainDpoTest, AKilledRankStopsTheRunWithItsName) {
 
 TEST_F(TrainDpoTest, AHungRankBecomesACollectiveErrorOnItsPeer) {
   const Process launcher =
-      start(train("rank_hung", {"learner.ranks=2", "learner.total_steps=100000", "learner.collective_timeout_s=3"}),
+      start(gramrlBinary(),
+            train("rank_hung", {"learner.ranks=2", "learner.total_steps=100000", "learner.collective_timeout_s=3"}),
             dir_.file("rank_hung.log"));
   ASSERT_TRUE(waitFor(runDir("rank_hung") / "checkpoints" / "step-00000002"));
   const pid_t hung = pidOf("rank_hung", "learner-1");
   ::kill(hung, SIGSTOP);
   const auto t0 = Clock::now();
-  const int code = wait(launcher, std::chrono::seconds(90));
+  const int code = wait(launcher, std::chrono::seconds(90), kPoll);
   ::kill(hung, SIGKILL);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const std::string log = slurp(dir_.file("rank_hung.log"));

@@ -1,4 +1,4 @@
-#include "learner/sft/sft_objective.h"
+#include "learner/engine/target_nll_objective.h"
 
 #include <algorithm>
 #include <utility>
@@ -11,6 +11,7 @@
 namespace gramrl {
 namespace {
 
+// Summed NLL of the target tokens of the examples at `indices`, and the token counts.
 ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<PromptResponse>& examples,
                                 const std::vector<int64_t>& indices, int64_t pad_id, int64_t* tokens) {
   std::vector<const PromptResponse*> rows;
@@ -23,28 +24,33 @@ ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<Prom
 
 }  // namespace
 
-SftObjective::SftObjective(std::shared_ptr<Transformer> model, std::vector<PromptResponse> train,
-                           std::vector<PromptResponse> eval, SftOptions options)
-    : model_(std::move(model)), train_(std::move(train)), eval_(std::move(eval)), options_(options) {
+TargetNllObjective::TargetNllObjective(std::string name, std::string what, std::shared_ptr<Transformer> model,
+                                       std::vector<PromptResponse> train, std::vector<PromptResponse> eval,
+                                       TargetNllOptions options)
+    : name_(std::move(name)),
+      model_(std::move(model)),
+      train_(std::move(train)),
+      eval_(std::move(eval)),
+      options_(options) {
   GRAMRL_ASSERT(model_ != nullptr);
   for (auto* set : {&train_, &eval_}) {
     for (size_t i = 0; i < set->size(); ++i) {
       // An empty prompt would leave the first target token unpredicted (makeSequenceBatch), and
       // normaliser() would then count a token the loss does not contain.
       GRAMRL_CHECK(!(*set)[i].prompt.empty() && !(*set)[i].response.empty(), DataError,
-                   "SFT {} example {}: empty prompt or response after encoding",
+                   "{} {} example {}: empty prompt or target after encoding", what,
                    set == &train_ ? "training" : "evaluation", i);
     }
   }
 }
 
-double SftObjective::normaliser(const std::vector<int64_t>& indices) {
+double TargetNllObjective::normaliser(const std::vector<int64_t>& indices) {
   double tokens = 0;
   for (int64_t i : indices) tokens += static_cast<double>(train_[static_cast<size_t>(i)].response.size());
   return tokens;
 }
 
-ObjectiveOutput SftObjective::forward(const std::vector<int64_t>& indices) {
+ObjectiveOutput TargetNllObjective::forward(const std::vector<int64_t>& indices) {
   ObjectiveOutput out;
   const ResponseLogProbs lp = targetLogProbs(*model_, train_, indices, options_.pad_id, &out.tokens);
   out.loss_sum = -lp.sum.sum();
@@ -52,7 +58,7 @@ ObjectiveOutput SftObjective::forward(const std::vector<int64_t>& indices) {
   return out;
 }
 
-std::vector<MetricSum> SftObjective::evaluate(int rank, int world_size) {
+std::vector<MetricSum> TargetNllObjective::evaluate(int rank, int world_size) {
   if (eval_.empty()) return {};
   MetricSum loss{"loss", 0, 0};
   std::vector<int64_t> mine;
