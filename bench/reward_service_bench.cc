@@ -55,8 +55,8 @@ int runBench(const std::string& label, RewardOptions options, size_t n_items, si
   for (const auto& it : items) tokens += double(it.prompt.size() + it.response.size() + it.reference.size()) / 4.0;
   std::printf("\n== %s: %zu items, %.0f tokens, %zu items per request ==\n", label.c_str(), items.size(), tokens,
               request_items);
-  std::printf("%6s %8s %12s %12s %14s %10s %10s\n", "batch", "clients", "in-proc it/s", "service it/s",
-              "service tok/s", "mean batch", "ratio");
+  std::printf("%6s %8s %12s %12s %14s %10s %10s\n", "batch", "clients", "in-proc it/s", "service it/s", "service tok/s",
+              "mean batch", "ratio");
   int failures = 0;
   for (size_t batch : {size_t{8}, size_t{64}}) {
     // In-process: the same backend, batches of `batch` items.

@@ -92,8 +92,8 @@ std::vector<CandidateSet> readCandidateSets(const std::string& path) {
     }
     GRAMRL_CHECK(row.is_object(), DataError, "{}: expected a JSON object (a row of gramrl world candidates)", source);
     CandidateSet set;
-    GRAMRL_CHECK(row.contains("prompt") && row["prompt"].is_string(), DataError, "{}: expected a string (field 'prompt')",
-                 source);
+    GRAMRL_CHECK(row.contains("prompt") && row["prompt"].is_string(), DataError,
+                 "{}: expected a string (field 'prompt')", source);
     set.prompt = row["prompt"].get<std::string>();
     if (row.contains("system") && row["system"].is_string()) set.system = row["system"].get<std::string>();
     for (const char* key : {"category", "family"}) {
@@ -110,8 +110,8 @@ std::vector<CandidateSet> readCandidateSets(const std::string& path) {
                  "{}: {} candidates but {} gold scores (fields 'candidates', 'gold')", source, row["candidates"].size(),
                  row["gold"].size());
     for (size_t i = 0; i < row["candidates"].size(); ++i) {
-      GRAMRL_CHECK(row["candidates"][i].is_string(), DataError, "{}: expected a string (field 'candidates[{}]')", source,
-                   i);
+      GRAMRL_CHECK(row["candidates"][i].is_string(), DataError, "{}: expected a string (field 'candidates[{}]')",
+                   source, i);
       GRAMRL_CHECK(row["gold"][i].is_number() && std::isfinite(row["gold"][i].get<double>()), DataError,
                    "{}: expected a finite number (field 'gold[{}]')", source, i);
       set.candidates.push_back(row["candidates"][i].get<std::string>());
@@ -212,8 +212,8 @@ BestOfNSelector bracketSelector(ComparatorFactory make_comparator) {
       }
       if (!missing.empty()) {
         const std::vector<double> probs = compare(missing);
-        GRAMRL_ASSERT(probs.size() == missing.size(), "comparator returned {} probabilities for {} pairs",
-                      probs.size(), missing.size());
+        GRAMRL_ASSERT(probs.size() == missing.size(), "comparator returned {} probabilities for {} pairs", probs.size(),
+                      missing.size());
         for (size_t k = 0; k < missing.size(); ++k) known[{missing[k].i, missing[k].j}] = probs[k];
       }
       std::vector<double> out;

@@ -229,7 +229,8 @@ void addRewardCommands(CLI::App& app, Action& run) {
   score->add_option("args", *score_positional, "The config file, then section.key=value overrides")->required();
   score->add_option("--data", score_args->data, "JSONL items to score")->required();
   score->add_option("--out", score_args->out, "Write the scored items here (atomically); default: stdout");
-  score->add_option("--endpoint", score_args->endpoints, "tcp://host:port of a replica (repeatable); default: the config's");
+  score->add_option("--endpoint", score_args->endpoints,
+                    "tcp://host:port of a replica (repeatable); default: the config's");
   score->add_option("--batch", score_args->batch, "Items per request")->check(CLI::PositiveNumber);
   score->callback([&run, score_args, score_positional]() {
     score_args->config = score_positional->front();

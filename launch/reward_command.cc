@@ -74,8 +74,8 @@ std::string textField(const OrderedJson& row, const char* key, bool required, bo
     return "";
   }
   if (it->is_string()) return it->get<std::string>();
-  GRAMRL_CHECK(scalar_ok && (it->is_number() || it->is_boolean()), DataError,
-               "{}: field '{}' must be a string, got {}", where, key, it->type_name());
+  GRAMRL_CHECK(scalar_ok && (it->is_number() || it->is_boolean()), DataError, "{}: field '{}' must be a string, got {}",
+               where, key, it->type_name());
   return it->dump();
 }
 
@@ -93,8 +93,8 @@ std::vector<ScoreItem> readScoreItems(const std::string& path) {
     } catch (const nlohmann::json::parse_error& e) {
       throw DataError(fmt::format("{}: not valid JSON: {}", where, e.what()));
     }
-    GRAMRL_CHECK(item.row.is_object(), DataError, "{}: expected a JSON object with prompt and response, got {}",
-                 where, item.row.type_name());
+    GRAMRL_CHECK(item.row.is_object(), DataError, "{}: expected a JSON object with prompt and response, got {}", where,
+                 item.row.type_name());
     GRAMRL_CHECK(!item.row.contains("score"), DataError, "{}: the item already has a 'score' field", where);
     item.item.prompt = textField(item.row, "prompt", true, false, where);
     item.item.response = textField(item.row, "response", true, false, where);

@@ -201,7 +201,7 @@ namespace {
 
 struct SampleSet {
   std::string prompt;
-  std::string where;                        // the first row's file:line
+  std::string where;                       // the first row's file:line
   std::map<int64_t, std::string> samples;  // sample_index -> text
 };
 
@@ -225,8 +225,8 @@ void writeText(const std::string& path, const std::string& text, std::ostream& f
 }  // namespace
 
 int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::ostream& out, std::ostream* pairs_out) {
-  GRAMRL_CHECK(args.pairs_per_prompt >= 1, ConfigError, "world candidates: --pairs-per-prompt must be at least 1, got {}",
-               args.pairs_per_prompt);
+  GRAMRL_CHECK(args.pairs_per_prompt >= 1, ConfigError,
+               "world candidates: --pairs-per-prompt must be at least 1, got {}", args.pairs_per_prompt);
   const std::string source = args.in.empty() || args.in == "-" ? "<stdin>" : args.in;
   std::map<int64_t, SampleSet> sets;
   std::string line;
@@ -262,8 +262,8 @@ int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::o
   for (const auto& [prompt_index, set] : sets) {
     if (samples_per_prompt == 0) samples_per_prompt = set.samples.size();
     GRAMRL_CHECK(set.samples.size() == samples_per_prompt, DataError,
-                 "{}: prompt_index {} has {} samples, the first prompt {}; every prompt needs the same number", set.where,
-                 prompt_index, set.samples.size(), samples_per_prompt);
+                 "{}: prompt_index {} has {} samples, the first prompt {}; every prompt needs the same number",
+                 set.where, prompt_index, set.samples.size(), samples_per_prompt);
     GRAMRL_CHECK(set.samples.rbegin()->first == static_cast<int64_t>(set.samples.size()) - 1, DataError,
                  "{}: prompt_index {} has sample indices that are not 0..{}", set.where, prompt_index,
                  set.samples.size() - 1);
@@ -282,8 +282,7 @@ int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::o
       if (gold.back() == 1.0) ++exact;
       ++candidates;
     }
-    candidate_rows.push_back(
-        {{"prompt", set.prompt}, {"family", task.family}, {"candidates", texts}, {"gold", gold}});
+    candidate_rows.push_back({{"prompt", set.prompt}, {"family", task.family}, {"candidates", texts}, {"gold", gold}});
     int64_t made = 0;
     for (size_t i = 0; i + 1 < texts.size() && made < args.pairs_per_prompt; i += 2) {
       if (gold[i] == gold[i + 1]) continue;

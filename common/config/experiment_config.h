@@ -120,8 +120,7 @@ struct RewardServerOptions {
             "ZeroMQ port of the first replica (ROUTER on launch.transport.bind_host); replica i binds port + i. "
             "0 picks a free port and prints it.",
             Range::closed(0, 65535));
-    v.field(http_port, "http_port",
-            "Port of the OpenRLHF-compatible HTTP endpoint (POST /get_reward); 0 disables it.",
+    v.field(http_port, "http_port", "Port of the OpenRLHF-compatible HTTP endpoint (POST /get_reward); 0 disables it.",
             Range::closed(0, 65535));
     v.field(devices, "devices", "One model-owning worker per device: cpu, cuda or cuda:<index>.");
     v.field(max_batch_items, "max_batch_items", "Most items the batcher puts in one backend call.",

@@ -22,7 +22,8 @@ std::vector<PromptResponse> encodeDemonstrations(const std::vector<data::Demonst
                                                  const ChatEncoder& encoder) {
   std::vector<PromptResponse> out;
   out.reserve(demos.size());
-  for (const auto& d : demos) out.push_back(PromptResponse{encoder.prompt(d.system, d.prompt), encoder.response(d.response)});
+  for (const auto& d : demos)
+    out.push_back(PromptResponse{encoder.prompt(d.system, d.prompt), encoder.response(d.response)});
   return out;
 }
 
@@ -30,8 +31,7 @@ std::vector<PromptResponse> encodeDemonstrations(const std::vector<data::Demonst
 
 SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
   const LearnerOptions& learner = config.learner;
-  GRAMRL_CHECK(learner.algorithm == "sft", ConfigError, "learner.algorithm: expected sft, got '{}'",
-               learner.algorithm);
+  GRAMRL_CHECK(learner.algorithm == "sft", ConfigError, "learner.algorithm: expected sft, got '{}'", learner.algorithm);
   GRAMRL_CHECK(!learner.data.train.empty(), ConfigError,
                "learner.data.train: SFT needs a JSONL file of demonstrations (prompt/response); a synthetic one: "
                "gramrl world generate sft --n 20000 --out demos.jsonl");
@@ -46,11 +46,13 @@ SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
   const std::string template_name =
       config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
   GRAMRL_CHECK(!template_name.empty(), ConfigError,
-               "policy.chat_template: the tokenizer {} ships no chat template gramrl knows; set one", setup.tokenizer_spec);
+               "policy.chat_template: the tokenizer {} ships no chat template gramrl knows; set one",
+               setup.tokenizer_spec);
   const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
-  auto split = readTrainEvalSplit<data::Demonstration>(
-      learner.data, seed,
-      [](const std::string& path, const data::ReadOptions& options) { return data::readDemonstrations(path, options); });
+  auto split = readTrainEvalSplit<data::Demonstration>(learner.data, seed,
+                                                       [](const std::string& path, const data::ReadOptions& options) {
+                                                         return data::readDemonstrations(path, options);
+                                                       });
   log::info("SFT data: {} training and {} evaluation demonstrations from {}; chat template '{}'", split.train.size(),
             split.eval.size(), learner.data.train, template_name);
   setup.objective = std::make_unique<SftObjective>(

@@ -32,13 +32,16 @@ BackendPtr makeComposite(const RewardOptions& options, const std::string& device
 // be a component of a composite, by its name.
 const std::vector<std::pair<std::string, BackendFactory>>& registry() {
   static const std::vector<std::pair<std::string, BackendFactory>> table{
-      {"gram", [](const RewardOptions& o, const std::string& d) -> BackendPtr {
+      {"gram",
+       [](const RewardOptions& o, const std::string& d) -> BackendPtr {
          return std::make_unique<GramBackend>(o, parseRewardDevice(d));
        }},
-      {"bradley_terry", [](const RewardOptions& o, const std::string& d) -> BackendPtr {
+      {"bradley_terry",
+       [](const RewardOptions& o, const std::string& d) -> BackendPtr {
          return std::make_unique<BradleyTerryBackend>(o, parseRewardDevice(d));
        }},
-      {"rule", [](const RewardOptions& o, const std::string&) -> BackendPtr {
+      {"rule",
+       [](const RewardOptions& o, const std::string&) -> BackendPtr {
          return std::make_unique<RuleBackend>(o.rule.check);
        }},
       {"composite", makeComposite},
@@ -93,8 +96,8 @@ BackendPtr makeComposite(const RewardOptions& options, const std::string& device
                "reward.composite.components: backend: composite needs at least one component (e.g. [gram, "
                "rule:length])");
   GRAMRL_CHECK(components.size() == weights.size(), ConfigError,
-               "reward.composite.weights: expected one weight per component ({} components), got {}",
-               components.size(), weights.size());
+               "reward.composite.weights: expected one weight per component ({} components), got {}", components.size(),
+               weights.size());
   // Every component string is checked before any model loads.
   std::vector<RewardOptions> component_options;
   for (size_t k = 0; k < components.size(); ++k) component_options.push_back(componentOptions(options, k));

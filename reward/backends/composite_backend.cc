@@ -31,8 +31,8 @@ std::vector<double> CompositeBackend::pointwise(const std::vector<PointwiseItem>
   std::vector<double> total(items.size(), 0.0);
   for (const auto& c : components_) {
     const std::vector<double> r = c.backend->pointwise(items);
-    GRAMRL_ASSERT(r.size() == items.size(), "composite component {} returned {} scores for {} items",
-                  c.backend->name(), r.size(), items.size());
+    GRAMRL_ASSERT(r.size() == items.size(), "composite component {} returned {} scores for {} items", c.backend->name(),
+                  r.size(), items.size());
     for (size_t k = 0; k < r.size(); ++k) total[k] += c.weight * r[k];
   }
   return total;

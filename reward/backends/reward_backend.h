@@ -27,7 +27,7 @@
 namespace gramrl::reward {
 
 struct PointwiseItem {
-  std::string prompt;     // the user question, before any chat template
+  std::string prompt;  // the user question, before any chat template
   std::string response;
   std::string reference;  // the response to compare against (GRAM); ignored by scalar backends
   std::string label;      // ground truth for rule backends (exact_match, contains_label); may be empty

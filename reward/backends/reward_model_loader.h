@@ -27,8 +27,8 @@ class Transformer;
 namespace gramrl::reward {
 
 struct RewardModelSpec {
-  std::string model;                  // checkpoint directory or builtin:<preset>
-  std::string tokenizer;              // tokenizer spec; empty = the model's own (tokenizer_source.h)
+  std::string model;                   // checkpoint directory or builtin:<preset>
+  std::string tokenizer;               // tokenizer spec; empty = the model's own (tokenizer_source.h)
   std::string chat_template = "auto";  // auto = the tokenizer's own
   // Give a builtin preset a freshly initialised value head (a Bradley-Terry model that runs end to
   // end); a checkpoint must bring its own.

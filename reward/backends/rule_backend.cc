@@ -53,22 +53,19 @@ std::vector<double> RuleBackend::scoreResponses(const std::vector<PointwiseItem>
 
 double RuleBackend::score(const PointwiseItem& item, const ItemNamer& name, size_t k) const {
   switch (kind_) {
-    case Check::kWorldGold:
-      try {
-        return world::goldScore(item.prompt, item.response);
+    case Check::kWorldGold: try { return world::goldScore(item.prompt, item.response);
       } catch (const DataError& e) {
         throw DataError(fmt::format("{}: {}: {}", this->name(), name(k), e.what()));
       }
     case Check::kExactMatch:
-      GRAMRL_CHECK(!item.label.empty(), DataError, "{}: {} has no label to compare the response with",
-                   this->name(), name(k));
+      GRAMRL_CHECK(!item.label.empty(), DataError, "{}: {} has no label to compare the response with", this->name(),
+                   name(k));
       return trimAscii(item.response) == trimAscii(item.label) ? 1.0 : 0.0;
     case Check::kContainsLabel:
       GRAMRL_CHECK(!item.label.empty(), DataError, "{}: {} has no label to look for in the response", this->name(),
                    name(k));
       return item.response.find(item.label) != std::string::npos ? 1.0 : 0.0;
-    case Check::kLength:
-      return static_cast<double>(item.response.size());
+    case Check::kLength: return static_cast<double>(item.response.size());
   }
   GRAMRL_ASSERT(false, "unhandled rule check {}", check_);
 }

@@ -38,9 +38,8 @@ BestOfNResult ScalarBackend::bestOfN(const std::vector<CandidateGroup>& groups) 
     }
   }
   BestOfNResult out;
-  out.scores = scoreResponses(responses, [&where](size_t k) {
-    return fmt::format("group {} candidate {}", where[k].first, where[k].second);
-  });
+  out.scores = scoreResponses(
+      responses, [&where](size_t k) { return fmt::format("group {} candidate {}", where[k].first, where[k].second); });
   GRAMRL_ASSERT(out.scores.size() == responses.size(), "{} returned {} scores for {} candidates", name(),
                 out.scores.size(), responses.size());
   size_t begin = 0;

@@ -167,10 +167,10 @@ void DynamicBatcher::submit(ScoreRequest request, ScoreCallback done) {
                                     options_.max_queue_items));
     } else if (queued_items_ + items > options_.max_queue_items) {
       ++stats_.rejected_overloaded;
-      refused = refusal(wire::ErrorCode::OVERLOADED,
-                        fmt::format("reward server queue full ({} items queued, limit {})", queued_items_,
-                                    options_.max_queue_items),
-                        retryAfterHintMs());
+      refused = refusal(
+          wire::ErrorCode::OVERLOADED,
+          fmt::format("reward server queue full ({} items queued, limit {})", queued_items_, options_.max_queue_items),
+          retryAfterHintMs());
     } else {
       Pending pending;
       pending.items = items;
@@ -285,9 +285,9 @@ void DynamicBatcher::runBatch(RewardBackend& backend, std::vector<Pending>& batc
   for (Pending& p : batch) {
     const uint64_t deadline = p.request.deadline_unix_ms;
     if (deadline != 0 && now_ms >= deadline) {
-      answer(p, refusal(wire::ErrorCode::DEADLINE_EXCEEDED,
-                        fmt::format("the request's deadline passed {} ms before it could be computed",
-                                    now_ms - deadline)));
+      answer(p, refusal(
+                    wire::ErrorCode::DEADLINE_EXCEEDED,
+                    fmt::format("the request's deadline passed {} ms before it could be computed", now_ms - deadline)));
     } else {
       live.push_back(&p);
     }
@@ -340,7 +340,8 @@ std::vector<ScoreResult> DynamicBatcher::compute(RewardBackend& backend, const s
   };
   if (kind == RequestKind::kPointwise) {
     std::vector<PointwiseItem> items;
-    for (const Pending* p : requests) items.insert(items.end(), p->request.pointwise.begin(), p->request.pointwise.end());
+    for (const Pending* p : requests)
+      items.insert(items.end(), p->request.pointwise.begin(), p->request.pointwise.end());
     for (const auto& range : chunk(items, options_.max_batch_items, options_.max_batch_tokens)) {
       std::vector<double> s = backend.pointwise(slice(items, range));
       checkCount(s.size(), range.second - range.first, "scores");

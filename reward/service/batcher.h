@@ -42,10 +42,10 @@ struct RewardServerOptions;
 namespace gramrl::reward {
 
 struct BatcherOptions {
-  size_t max_batch_items = 64;      // reward.server.max_batch_items
-  size_t max_batch_tokens = 16384;  // reward.server.max_batch_tokens (estimated: bytes / 4)
-  std::chrono::milliseconds max_wait{5};  // reward.server.max_wait_ms
-  size_t max_queue_items = 4096;    // reward.server.max_queue_items
+  size_t max_batch_items = 64;              // reward.server.max_batch_items
+  size_t max_batch_tokens = 16384;          // reward.server.max_batch_tokens (estimated: bytes / 4)
+  std::chrono::milliseconds max_wait{5};    // reward.server.max_wait_ms
+  size_t max_queue_items = 4096;            // reward.server.max_queue_items
   std::vector<std::string> devices{"cpu"};  // reward.server.devices: one worker each
 
   static BatcherOptions fromConfig(const RewardServerOptions& server);
@@ -61,8 +61,8 @@ struct BatcherStats {
   uint64_t batched_requests = 0;
   uint64_t batched_items = 0;
   uint64_t backend_calls = 0;
-  uint64_t answered = 0;  // requests answered with scores
-  uint64_t failed = 0;    // requests answered with a backend error
+  uint64_t answered = 0;       // requests answered with scores
+  uint64_t failed = 0;         // requests answered with a backend error
   uint64_t retried_alone = 0;  // requests re-run one by one after their batch failed
   uint64_t rejected_overloaded = 0;
   uint64_t rejected_shutting_down = 0;

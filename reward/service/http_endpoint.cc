@@ -167,20 +167,14 @@ std::string errorBody(std::string_view message) {
 
 http::status statusFor(wire::ErrorCode code) {
   switch (code) {
-    case wire::ErrorCode::MALFORMED:
-      return http::status::bad_request;
-    case wire::ErrorCode::TOO_LARGE:
-      return http::status::payload_too_large;
+    case wire::ErrorCode::MALFORMED: return http::status::bad_request;
+    case wire::ErrorCode::TOO_LARGE: return http::status::payload_too_large;
     case wire::ErrorCode::OVERLOADED:
-    case wire::ErrorCode::SHUTTING_DOWN:
-      return http::status::service_unavailable;
-    case wire::ErrorCode::DEADLINE_EXCEEDED:
-      return http::status::gateway_timeout;
-    case wire::ErrorCode::UNSUPPORTED:
-      return http::status::not_implemented;
+    case wire::ErrorCode::SHUTTING_DOWN: return http::status::service_unavailable;
+    case wire::ErrorCode::DEADLINE_EXCEEDED: return http::status::gateway_timeout;
+    case wire::ErrorCode::UNSUPPORTED: return http::status::not_implemented;
     case wire::ErrorCode::INTERNAL:
-    default:
-      return http::status::internal_server_error;
+    default: return http::status::internal_server_error;
   }
 }
 
@@ -212,12 +206,12 @@ struct HttpRewardEndpoint::Core : std::enable_shared_from_this<Core> {
   ScoreSink& sink;
 
   std::mutex mu;
-  std::condition_variable cv;  // a connection closed (sessions shrank)
-  bool stopping = false;       // guarded by mu
-  uint64_t next_id = 0;        // guarded by mu
+  std::condition_variable cv;                                     // a connection closed (sessions shrank)
+  bool stopping = false;                                          // guarded by mu
+  uint64_t next_id = 0;                                           // guarded by mu
   std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;  // open connections; guarded by mu
 
-  std::mutex stop_mu;  // serialises stop()
+  std::mutex stop_mu;    // serialises stop()
   bool stopped = false;  // guarded by stop_mu
 
   asio::io_context ioc;
@@ -310,7 +304,8 @@ void Session::readHeader() {
   parser_->header_limit(kMaxHeaderBytes);
   parser_->body_limit(core_->options.max_body_bytes);
   stream_.expires_after(core_->options.io_timeout);
-  http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::onHeader, shared_from_this()));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&Session::onHeader, shared_from_this()));
 }
 
 void Session::onHeader(beast::error_code ec, size_t) {
@@ -506,13 +501,11 @@ void Session::onStop() {
   stopping_ = true;
   switch (state_) {
     case State::kReading:
-    case State::kClosing:
-      return closeNow();  // idle (or half-read) connections close; their pending read aborts
+    case State::kClosing: return closeNow();  // idle (or half-read) connections close; their pending read aborts
     case State::kWaiting:
       keep_alive_ = false;  // the answer goes out with Connection: close
       return;
-    case State::kWriting:
-      return;  // onWrite closes
+    case State::kWriting: return;  // onWrite closes
   }
 }
 

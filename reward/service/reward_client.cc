@@ -10,7 +10,8 @@
 
 namespace gramrl::reward {
 
-RewardClientOptions RewardClientOptions::fromConfig(const ExperimentConfig& config, std::vector<std::string> endpoints) {
+RewardClientOptions RewardClientOptions::fromConfig(const ExperimentConfig& config,
+                                                    std::vector<std::string> endpoints) {
   RewardClientOptions o;
   o.endpoints = std::move(endpoints);
   if (o.endpoints.empty()) {
@@ -37,7 +38,8 @@ namespace {
 transport::SocketOptions clientSocketOptions(const RewardClientOptions& options) {
   transport::SocketOptions o;
   if (!options.curve_keys_dir.empty()) {
-    transport::setCurveClientOptions(o, transport::loadCurveKeys(options.curve_keys_dir, transport::CurveRole::kClient));
+    transport::setCurveClientOptions(o,
+                                     transport::loadCurveKeys(options.curve_keys_dir, transport::CurveRole::kClient));
   }
   return o;
 }
@@ -86,7 +88,7 @@ bool RewardClient::ping(std::chrono::milliseconds timeout) {
   policy.attempt_timeout = timeout;
   policy.backoff_initial = policy.backoff_max = std::chrono::milliseconds(0);
   transport::RequestClient<wire::RewardMessage> pinger(context_, transport::Channel::kReward, options_.endpoints,
-                                                        policy, socket_options_, options_.receive_limits);
+                                                       policy, socket_options_, options_.receive_limits);
   try {
     pinger.call([](wire::RewardMessage::Builder envelope) { envelope.setPing(); },
                 [](wire::RewardMessage::Reader reply) {

@@ -41,16 +41,16 @@ struct ScoreRequest {
 };
 
 struct RequestLimits {
-  size_t max_items = 1024;              // reward.server.max_request_items
+  size_t max_items = 1024;                   // reward.server.max_request_items
   size_t max_text_bytes = size_t{16} << 20;  // reward.server.max_request_mb
 };
 
 struct DecodedRequest {
-  uint64_t seq = 0;           // 0 when the seq itself could not be read
-  bool ping = false;          // a health check: answer with encodePong(seq)
-  ScoreRequest request;       // valid when ok() && !ping
+  uint64_t seq = 0;      // 0 when the seq itself could not be read
+  bool ping = false;     // a health check: answer with encodePong(seq)
+  ScoreRequest request;  // valid when ok() && !ping
   wire::ErrorCode error_code = wire::ErrorCode::INTERNAL;
-  std::string error;          // empty when ok()
+  std::string error;  // empty when ok()
   bool ok() const { return error.empty(); }
 };
 

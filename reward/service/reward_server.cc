@@ -116,8 +116,8 @@ RewardServer::RewardServer(transport::ZmqContext& context, ScoreSink& sink, Rewa
       stats_(std::make_unique<AtomicStats>()) {
   endpoint_ = router_.bind(settings_.endpoint);
   if (curve_keys_) {
-    log::info("reward server {}: CURVE on (keys {}): {} authorized client key(s)", endpoint_,
-              settings_.curve_keys_dir, curve_keys_->authorized_clients.size());
+    log::info("reward server {}: CURVE on (keys {}): {} authorized client key(s)", endpoint_, settings_.curve_keys_dir,
+              curve_keys_->authorized_clients.size());
   }
 }
 
@@ -180,7 +180,8 @@ void RewardServer::handleMessage(bool draining) {
   if (!got->ok()) {
     // The frames did not decode: no seq could be read (answered with seq 0).
     ++stats_->malformed;
-    sendReply(peer, encodeErrorReply(0, wire::ErrorCode::MALFORMED, "rejected message: " + got->error), ReplyKind::kError);
+    sendReply(peer, encodeErrorReply(0, wire::ErrorCode::MALFORMED, "rejected message: " + got->error),
+              ReplyKind::kError);
     return;
   }
   DecodedRequest decoded = decodeRewardRequest(got->message, settings_.request_limits);
@@ -223,10 +224,11 @@ void RewardServer::handleMessage(bool draining) {
 
 void RewardServer::logHeartbeat(bool draining) {
   const RewardServerStats s = stats();
-  std::string line = fmt::format("reward server {}{}: received={} submitted={} scored={} errors={} malformed={} "
-                                 "pongs={} dropped_replies={} in_flight={}",
-                                 endpoint_, draining ? " (draining)" : "", s.received, s.submitted, s.scored, s.errors,
-                                 s.malformed, s.pongs, s.dropped_replies, stats_->in_flight.load());
+  std::string line = fmt::format(
+      "reward server {}{}: received={} submitted={} scored={} errors={} malformed={} "
+      "pongs={} dropped_replies={} in_flight={}",
+      endpoint_, draining ? " (draining)" : "", s.received, s.submitted, s.scored, s.errors, s.malformed, s.pongs,
+      s.dropped_replies, stats_->in_flight.load());
   if (zap_) line += fmt::format(" curve_accepted={} curve_refused={}", s.curve_accepted, s.curve_refused);
   if (details_) line += "; " + details_();
   log::info("{}", line);
@@ -248,8 +250,8 @@ bool RewardServer::run() {
     if (!draining && stop_.load(std::memory_order_acquire)) {
       draining = true;
       drain_deadline = Clock::now() + settings_.drain_timeout;
-      log::info("reward server {}: draining {} request(s) in flight (up to {} s); new requests are refused",
-                endpoint_, stats_->in_flight.load(), settings_.drain_timeout.count() / 1000.0);
+      log::info("reward server {}: draining {} request(s) in flight (up to {} s); new requests are refused", endpoint_,
+                stats_->in_flight.load(), settings_.drain_timeout.count() / 1000.0);
     }
     if (draining && stats_->in_flight.load() == 0) break;
     const auto now = Clock::now();

@@ -57,11 +57,11 @@ struct RewardServerSettings {
   // Where to bind: "tcp://<launch.transport.bind_host>:<reward.server.port + replica>"; port 0
   // binds an ephemeral port (read it back with RewardServer::endpoint()).
   std::string endpoint = "tcp://127.0.0.1:*";
-  RequestLimits request_limits;              // max_request_items, max_request_mb
-  transport::ReceiveLimits receive_limits;   // max_message_bytes from max_request_mb
-  int64_t socket_max_message_bytes = -1;     // ZMQ_MAXMSGSIZE: drops peers sending far more
-  std::chrono::milliseconds drain_timeout{30000};     // reward.server.drain_timeout_s
-  std::chrono::milliseconds stats_interval{10000};    // the heartbeat log line
+  RequestLimits request_limits;                     // max_request_items, max_request_mb
+  transport::ReceiveLimits receive_limits;          // max_message_bytes from max_request_mb
+  int64_t socket_max_message_bytes = -1;            // ZMQ_MAXMSGSIZE: drops peers sending far more
+  std::chrono::milliseconds drain_timeout{30000};   // reward.server.drain_timeout_s
+  std::chrono::milliseconds stats_interval{10000};  // the heartbeat log line
   // reward.server.curve_keys_dir; empty: no CURVE (NOTE [Reward server CURVE]).
   std::string curve_keys_dir;
 
@@ -69,12 +69,12 @@ struct RewardServerSettings {
 };
 
 struct RewardServerStats {
-  uint64_t received = 0;         // messages, valid or not
-  uint64_t submitted = 0;        // score requests handed to the sink
-  uint64_t scored = 0;           // score replies sent
-  uint64_t errors = 0;           // error replies sent (any code)
-  uint64_t malformed = 0;        // messages that did not decode (answered MALFORMED/TOO_LARGE)
-  uint64_t refused_draining = 0; // score requests refused with SHUTTING_DOWN by the server
+  uint64_t received = 0;          // messages, valid or not
+  uint64_t submitted = 0;         // score requests handed to the sink
+  uint64_t scored = 0;            // score replies sent
+  uint64_t errors = 0;            // error replies sent (any code)
+  uint64_t malformed = 0;         // messages that did not decode (answered MALFORMED/TOO_LARGE)
+  uint64_t refused_draining = 0;  // score requests refused with SHUTTING_DOWN by the server
   uint64_t pongs = 0;
   uint64_t dropped_replies = 0;  // replies to peers that were gone
   uint64_t curve_accepted = 0;   // CURVE handshakes the ZAP handler accepted (0 without CURVE)
@@ -121,8 +121,8 @@ class RewardServer {
 
   ScoreSink& sink_;
   RewardServerSettings settings_;
-  std::unique_ptr<transport::CurveKeys> curve_keys_;        // null without CURVE
-  std::unique_ptr<transport::ZapAuthenticator> zap_;        // before router_: outlives the socket
+  std::unique_ptr<transport::CurveKeys> curve_keys_;  // null without CURVE
+  std::unique_ptr<transport::ZapAuthenticator> zap_;  // before router_: outlives the socket
   transport::MessageSocket router_;
   std::string endpoint_;
   std::shared_ptr<Inbox> inbox_;

@@ -39,7 +39,8 @@ int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory 
   struct sigaction sa {};
   sa.sa_handler = onStopSignal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   g_server.store(&server);
   ::sigaction(SIGINT, &sa, &old_int);
   ::sigaction(SIGTERM, &sa, &old_term);
@@ -59,10 +60,11 @@ int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory 
               http_options.bind_host, http->port());
     // NOTE [Reward server CURVE]: CURVE covers the ZeroMQ channel only.
     if (server.isCurveEnabled() && !isLoopbackHost(http_options.bind_host)) {
-      log::warn("reward replica {}: the HTTP endpoint on {}:{} is NOT authenticated or encrypted "
-                "(reward.server.curve_keys_dir covers only the ZeroMQ endpoint); anyone who can reach it can "
-                "score; set reward.server.http_port: 0 or bind loopback unless that network is trusted",
-                replica, http_options.bind_host, http->port());
+      log::warn(
+          "reward replica {}: the HTTP endpoint on {}:{} is NOT authenticated or encrypted "
+          "(reward.server.curve_keys_dir covers only the ZeroMQ endpoint); anyone who can reach it can "
+          "score; set reward.server.http_port: 0 or bind loopback unless that network is trusted",
+          replica, http_options.bind_host, http->port());
     }
   }
 

@@ -138,9 +138,9 @@ TEST_F(RewardScoreCliTest, ScoresEqualGoldInInputOrder) {
   expectGold(items, slurp(out));
   // Without --out the lines go to stdout (the log stays on stderr).
   const std::string stdout_file = dir_.file("stdout.jsonl");
-  ASSERT_EQ(run({"reward", "score", config_, "--data", data, "--endpoint", endpoint}, dir_.file("score2.log"),
-                stdout_file),
-            0)
+  ASSERT_EQ(
+      run({"reward", "score", config_, "--data", data, "--endpoint", endpoint}, dir_.file("score2.log"), stdout_file),
+      0)
       << slurp(dir_.file("score2.log"));
   expectGold(items, slurp(stdout_file));
   stopServer();
@@ -173,7 +173,10 @@ TEST_F(RewardScoreCliTest, ScoresWithCurveKeys) {
 
 TEST_F(RewardScoreCliTest, MalformedItemIsAnErrorNamingFileAndLine) {
   const std::string data = dir_.file("bad.jsonl");
-  std::ofstream(data) << R"({"prompt": "a", "response": "b"})" << "\n\n" << R"({"prompt": "a"})" << "\n";
+  std::ofstream(data) << R"({"prompt": "a", "response": "b"})"
+                      << "\n\n"
+                      << R"({"prompt": "a"})"
+                      << "\n";
   const std::string out = dir_.file("scored.jsonl");
   // No server is needed: items are read before anything is sent.
   EXPECT_NE(run({"reward", "score", config_, "--data", data, "--out", out, "--endpoint", "tcp://127.0.0.1:1"},

@@ -190,7 +190,8 @@ TEST_F(RewardServiceTest, TheRuleCheckInTheYamlChangesTheScores) {
     scores.push_back(client.score(requestOf(items, 0, items.size())).scores);
   }
   for (size_t i = 0; i < items.size(); ++i) {
-    EXPECT_EQ(static_cast<float>(scores[0][i]), static_cast<float>(world::goldScore(items[i].prompt, items[i].response)));
+    EXPECT_EQ(static_cast<float>(scores[0][i]),
+              static_cast<float>(world::goldScore(items[i].prompt, items[i].response)));
     EXPECT_EQ(scores[1][i], static_cast<double>(items[i].response.size())) << items[i].response;
   }
   EXPECT_NE(scores[0], scores[1]);
@@ -211,7 +212,8 @@ TEST_F(RewardServiceTest, OverloadGivesOverloadedRepliesAndBackoffLosesNothing) 
       RewardClient client(context, clientOptions({endpoint}, /*attempts=*/100000));
       std::ofstream log(stats + ".log");
       int bad = 0;
-      for (size_t at = 0; at < items.size(); at += 2) bad += mismatches(items, at, client.score(requestOf(items, at, at + 2)), log);
+      for (size_t at = 0; at < items.size(); at += 2)
+        bad += mismatches(items, at, client.score(requestOf(items, at, at + 2)), log);
       std::ofstream(stats) << client.stats().overloaded;
       return bad == 0 ? 0 : 1;
     }));

@@ -37,7 +37,8 @@ class TestBackend : public RewardBackend {
   std::vector<double> pairwise(const std::vector<PairItem>& items) override {
     before();
     std::vector<double> s;
-    for (const auto& i : items) s.push_back(world::goldScore(i.prompt, i.response_a) - world::goldScore(i.prompt, i.response_b));
+    for (const auto& i : items)
+      s.push_back(world::goldScore(i.prompt, i.response_a) - world::goldScore(i.prompt, i.response_b));
     return s;
   }
   BestOfNResult bestOfN(const std::vector<CandidateGroup>& groups) override {
@@ -92,7 +93,8 @@ int run(int argc, char** argv) {
     }
   }
   const ExperimentConfig config = loadExperimentConfig(config_path, overrides);
-  return serveReward(config, 0, [=](const std::string&) { return std::make_unique<TestBackend>(backend, delay_ms, gate_dir); });
+  return serveReward(config, 0,
+                     [=](const std::string&) { return std::make_unique<TestBackend>(backend, delay_ms, gate_dir); });
 }
 
 }  // namespace

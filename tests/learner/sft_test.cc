@@ -141,9 +141,9 @@ TEST(SftTrainingTest, ShortRunLowersHeldOutLossAndItsCheckpointLoadsBack) {
   const int64_t kSteps = 40;
   testing::TempDir dir;
   auto collective = makeSingleRankCollective();
-  SftSetup setup = buildSft(sftConfig(writeDemos(dir.path(), "d", 2000, 21), writeDemos(dir.path(), "e", 128, 22),
-                                      "builtin:toy"),
-                            torch::kCPU);
+  SftSetup setup =
+      buildSft(sftConfig(writeDemos(dir.path(), "d", 2000, 21), writeDemos(dir.path(), "e", 128, 22), "builtin:toy"),
+               torch::kCPU);
   EXPECT_EQ(setup.objective->name(), "sft");
   EXPECT_EQ(setup.objective->size(), 2000);
   EXPECT_EQ(setup.tokenizer_spec, "builtin:bytes");

@@ -110,8 +110,9 @@ TEST(RuleBackend, WorldGoldOnGeneratedRowsEqualsGoldScoreAndPrefersTheAnswer) {
 
 TEST(RuleBackend, WorldGoldNamesTheItemWhosePromptIsNotAWorldPrompt) {
   RuleBackend rule("world_gold");
-  const std::string msg = errorOf<DataError>(
-      [&] { rule.pointwise({{"rev:9371", "1739", "", ""}, {"what is 2+2?", "4", "", ""}}); });
+  const std::string msg = errorOf<DataError>([&] {
+    rule.pointwise({{"rev:9371", "1739", "", ""}, {"what is 2+2?", "4", "", ""}});
+  });
   EXPECT_NE(msg.find("rule:world_gold"), std::string::npos) << msg;
   EXPECT_NE(msg.find("item 1"), std::string::npos) << msg;
 }
@@ -119,14 +120,14 @@ TEST(RuleBackend, WorldGoldNamesTheItemWhosePromptIsNotAWorldPrompt) {
 TEST(RuleBackend, ExactMatchTrimsWhitespaceAndNeedsALabel) {
   RuleBackend rule("exact_match");
   const std::vector<PointwiseItem> items{
-      {"q", "42", "", "42"},     {"q", " 42\n", "", "42"}, {"q", "42", "", "\t42 "},
-      {"q", "4 2", "", "42"},    {"q", "421", "", "42"},   {"q", "", "", "42"},
-      {"q", "Paris", "", "paris"},
+      {"q", "42", "", "42"},  {"q", " 42\n", "", "42"}, {"q", "42", "", "\t42 "},    {"q", "4 2", "", "42"},
+      {"q", "421", "", "42"}, {"q", "", "", "42"},      {"q", "Paris", "", "paris"},
   };
   const std::vector<double> expected{1, 1, 1, 0, 0, 0, 0};
   EXPECT_EQ(rule.pointwise(items), expected);
-  const std::string msg =
-      errorOf<DataError>([&] { rule.pointwise({{"q", "42", "", "42"}, {"q", "42", "", "42"}, {"q", "42", "", ""}}); });
+  const std::string msg = errorOf<DataError>([&] {
+    rule.pointwise({{"q", "42", "", "42"}, {"q", "42", "", "42"}, {"q", "42", "", ""}});
+  });
   EXPECT_NE(msg.find("item 2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("label"), std::string::npos) << msg;
   // Pairwise requests carry no labels.
@@ -173,7 +174,7 @@ TEST(ScalarBackend, PairwiseIsSigmoidOfTheScoreDifference) {
   RuleBackend rule("length");
   const std::vector<double> p = rule.pairwise({{"q", "abc", "a"}, {"q", "a", "abc"}, {"q", "xy", "zw"}});
   ASSERT_EQ(p.size(), 3u);
-  EXPECT_NEAR(p[0], 0.8807970779778823, 1e-15);  // sigmoid(3 - 1), by hand
+  EXPECT_NEAR(p[0], 0.8807970779778823, 1e-15);   // sigmoid(3 - 1), by hand
   EXPECT_NEAR(p[1], 0.11920292202211755, 1e-15);  // sigmoid(1 - 3)
   EXPECT_DOUBLE_EQ(p[2], 0.5);
   EXPECT_TRUE(rule.pairwise({}).empty());
@@ -181,10 +182,8 @@ TEST(ScalarBackend, PairwiseIsSigmoidOfTheScoreDifference) {
 
 TEST(ScalarBackend, BestOfNIsTheArgmaxWithTheFirstWinningTies) {
   RuleBackend rule("length");
-  const BestOfNResult r = rule.bestOfN({{"q", {"a", "abc", "ab"}},
-                                        {"q", {"xx", "yy"}},
-                                        {"q", {"abc", "abc", "abcd"}},
-                                        {"q", {"only"}}});
+  const BestOfNResult r =
+      rule.bestOfN({{"q", {"a", "abc", "ab"}}, {"q", {"xx", "yy"}}, {"q", {"abc", "abc", "abcd"}}, {"q", {"only"}}});
   const std::vector<double> scores{1, 3, 2, 2, 2, 3, 3, 4, 4};
   const std::vector<uint32_t> best{1, 0, 2, 0};
   EXPECT_EQ(r.scores, scores);
@@ -328,8 +327,8 @@ class ModelBackendTest : public ::testing::Test {
   static std::vector<PointwiseItem> worldItems(int64_t n) {
     std::vector<PointwiseItem> items;
     for (const auto& row : world::generate("test", n, world::WorldOptions{})) {
-      items.push_back({row["prompt"].get<std::string>(), row["rejected"].get<std::string>(),
-                       row["chosen"].get<std::string>(), ""});
+      items.push_back(
+          {row["prompt"].get<std::string>(), row["rejected"].get<std::string>(), row["chosen"].get<std::string>(), ""});
     }
     return items;
   }
@@ -498,10 +497,10 @@ TEST_F(ModelBackendTest, GramBestOfNBracketAndAnchorEqualBestOfNCalledDirectly) 
 TEST_F(ModelBackendTest, BradleyTerryPairwiseAndBestOfNFollowFromItsScores) {
   auto backend = makeRewardBackend(optionsFromYaml("  backend: bradley_terry\n"), "cpu");
   const std::vector<PairItem> pairs{{"rev:9371", "1739", "17"}, {"srt:9371", "1397", "1379"}};
-  const std::vector<double> ra = backend->pointwise({{pairs[0].prompt, pairs[0].response_a, "", ""},
-                                                     {pairs[1].prompt, pairs[1].response_a, "", ""}});
-  const std::vector<double> rb = backend->pointwise({{pairs[0].prompt, pairs[0].response_b, "", ""},
-                                                     {pairs[1].prompt, pairs[1].response_b, "", ""}});
+  const std::vector<double> ra = backend->pointwise(
+      {{pairs[0].prompt, pairs[0].response_a, "", ""}, {pairs[1].prompt, pairs[1].response_a, "", ""}});
+  const std::vector<double> rb = backend->pointwise(
+      {{pairs[0].prompt, pairs[0].response_b, "", ""}, {pairs[1].prompt, pairs[1].response_b, "", ""}});
   const std::vector<double> p = backend->pairwise(pairs);
   ASSERT_EQ(p.size(), 2u);
   // pairwise scores all four responses in one batch, pointwise above two at a time: float32 value

@@ -2,8 +2,8 @@
 // computation of the accuracies from GramJudge margins.
 #include <cmath>
 #include <fstream>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -118,7 +118,6 @@ TEST_F(GramEvalCommand, BadArguments) {
   EXPECT_THROW(cli::runGramEval(args), DataError);
 }
 
-
 // ---- Best-of-n curves (NOTE [Best-of-n curves] in launch/gram_eval_command.h) ----
 
 cli::CandidateSet candidateSet(const std::string& prompt, std::vector<double> gold) {
@@ -140,8 +139,8 @@ TEST(BestOfNCurve, OracleAndRandomMatchAHandComputation) {
   const std::vector<cli::CandidateSet> sets{candidateSet("p", {0.2, 1.0, 0.5, 0.0}),
                                             candidateSet("q", {0.6, 0.4, 0.8, 1.0})};
   // A selector that always keeps the first candidate: its curve is flat at the mean of gold[0].
-  const cli::BestOfNCurve curve = cli::bestOfNCurve(
-      sets, 4, [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
+  const cli::BestOfNCurve curve =
+      cli::bestOfNCurve(sets, 4, [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
         return std::vector<int64_t>(sizes.size(), 0);
       });
   EXPECT_EQ(curve.prompts, 2);
@@ -171,12 +170,16 @@ TEST(BestOfNCurve, OracleAndRandomMatchAHandComputation) {
   EXPECT_NE(cli::bestOfNMarkdown(curve).find("| 4 | 0.4000 | 1.0000 | 0.5625 |"), std::string::npos);
 
   // Too few candidates for n_max, and a selector that picks outside the first n.
-  EXPECT_THROW(cli::bestOfNCurve(sets, 5, [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
-    return std::vector<int64_t>(sizes.size(), 0);
-  }), DataError);
-  EXPECT_THROW(cli::bestOfNCurve(sets, 2, [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
-    return std::vector<int64_t>(sizes.size(), 1);
-  }), InternalError);
+  EXPECT_THROW(cli::bestOfNCurve(sets, 5,
+                                 [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
+                                   return std::vector<int64_t>(sizes.size(), 0);
+                                 }),
+               DataError);
+  EXPECT_THROW(cli::bestOfNCurve(sets, 2,
+                                 [](const cli::CandidateSet&, const std::vector<int64_t>& sizes) {
+                                   return std::vector<int64_t>(sizes.size(), 1);
+                                 }),
+               InternalError);
 }
 
 // A consistent fake judge: P(i beats j) = sigmoid(4 * (gold_i - gold_j)), so the bracket must
@@ -191,8 +194,8 @@ TEST(BestOfNCurve, BracketWithAConsistentJudgeSelectsTheBestAndReusesComparisons
       std::vector<double> out;
       for (const auto& p : pairs) {
         ++comparisons;
-        out.push_back(1.0 / (1.0 + std::exp(-4.0 * (set.gold[static_cast<size_t>(p.i)] -
-                                                      set.gold[static_cast<size_t>(p.j)]))));
+        out.push_back(
+            1.0 / (1.0 + std::exp(-4.0 * (set.gold[static_cast<size_t>(p.i)] - set.gold[static_cast<size_t>(p.j)]))));
       }
       return out;
     });
@@ -216,8 +219,9 @@ TEST(BestOfNCurve, BracketWithAConsistentJudgeSelectsTheBestAndReusesComparisons
 
 TEST(BestOfNCurve, ArgmaxSelectorTakesTheLowestIndexOnTies) {
   const cli::CandidateSet set = candidateSet("p", {0, 0, 0, 0, 0});
-  const cli::BestOfNSelector select =
-      cli::argmaxSelector([](const cli::CandidateSet&) { return std::vector<double>{1.0, 3.0, 3.0, 2.0, 5.0}; });
+  const cli::BestOfNSelector select = cli::argmaxSelector([](const cli::CandidateSet&) {
+    return std::vector<double>{1.0, 3.0, 3.0, 2.0, 5.0};
+  });
   EXPECT_EQ(select(set, {1, 2, 4, 5}), (std::vector<int64_t>{0, 1, 1, 4}));
 }
 
@@ -293,7 +297,8 @@ TEST_F(GramEvalBestOfN, ScalarModelsRunAndBadInputIsNamed) {
   EXPECT_THROW(cli::runGramEval(args), ConfigError);
   {
     std::ofstream out(dir_.file("bad.jsonl"));
-    out << R"({"prompt": "srt:1", "candidates": ["1", "2"], "gold": [1.0]})" << "\n";
+    out << R"({"prompt": "srt:1", "candidates": ["1", "2"], "gold": [1.0]})"
+        << "\n";
   }
   try {
     cli::readCandidateSets(dir_.file("bad.jsonl"));

@@ -101,13 +101,14 @@ TEST_F(ConfigTest, OutOfRangeValues) {
                               "learner:\n  ppo:\n    clip: -2\n    gamma: 1.5\n  ranks: 0\n"
                               "rollout:\n  top_p: 0\n"
                               "reward:\n  backend: magic\n");
-  EXPECT_EQ(errors(p), (std::vector<std::string>{
-                           "reward.backend: expected one of gram, bradley_terry, rule, composite, got 'magic' (" + p + ":9:12)",
-                           "rollout.top_p: expected a number in (0, 1], got 0 (" + p + ":7:10)",
-                           "learner.ranks: expected an integer in [1, 65536], got 0 (" + p + ":5:10)",
-                           "learner.ppo.clip: expected a number in (0, 1), got -2 (" + p + ":3:11)",
-                           "learner.ppo.gamma: expected a number in [0, 1], got 1.5 (" + p + ":4:12)",
-                       }));
+  EXPECT_EQ(errors(p),
+            (std::vector<std::string>{
+                "reward.backend: expected one of gram, bradley_terry, rule, composite, got 'magic' (" + p + ":9:12)",
+                "rollout.top_p: expected a number in (0, 1], got 0 (" + p + ":7:10)",
+                "learner.ranks: expected an integer in [1, 65536], got 0 (" + p + ":5:10)",
+                "learner.ppo.clip: expected a number in (0, 1), got -2 (" + p + ":3:11)",
+                "learner.ppo.gamma: expected a number in [0, 1], got 1.5 (" + p + ":4:12)",
+            }));
 }
 
 TEST_F(ConfigTest, DuplicateKeys) {

@@ -12,13 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "reward/service/http_endpoint.h"
@@ -270,10 +270,10 @@ TEST(ParseGetRewardBody, OlderClientsQueryOnlyAndPromptMismatch) {
   EXPECT_EQ(request.pointwise[1].response, "");
   // A query that does not start with its prompt is kept whole; null prompts/labels are absent;
   // number, boolean and null labels become text.
-  request = parseGetRewardBody(
-      R"({"query": ["<s>Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
-      R"( "labels": [42, true, null, "x"], "metas": [{"a": 1}]})",
-      limits);
+  request =
+      parseGetRewardBody(R"({"query": ["<s>Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
+                         R"( "labels": [42, true, null, "x"], "metas": [{"a": 1}]})",
+                         limits);
   ASSERT_EQ(request.pointwise.size(), 4u);
   EXPECT_EQ(request.pointwise[0].prompt, "Q? ");
   EXPECT_EQ(request.pointwise[0].response, "<s>Q? A");
@@ -307,8 +307,8 @@ TEST(ParseGetRewardBody, NamesTheFieldAndIndexOfBadInput) {
       {R"({"query": ["a", "b", "c"], "labels": ["x", "y"]})", "labels: 2 entries, but query has 3"},
       {R"({"query": ["a", "b", "c"], "labels": ["x", "y", ["z"]]})",
        "labels[2]: expected a string, number, boolean or null, got array"},
-      {"{\"query\": [\"\xff\"]}", "body: not valid JSON"},                // invalid UTF-8
-      {R"({"query": ["\ud800"]})", "body: not valid JSON"},               // a lone surrogate
+      {"{\"query\": [\"\xff\"]}", "body: not valid JSON"},   // invalid UTF-8
+      {R"({"query": ["\ud800"]})", "body: not valid JSON"},  // a lone surrogate
       {std::string(100, '[') + std::string(100, ']'), "nested deeper than 64"},
   };
   for (const auto& c : cases) {
@@ -488,9 +488,10 @@ TEST_F(HttpEndpointTest, ExpectContinueIsAnsweredBeforeTheBody) {
   Client client(port());
   // curl sends Expect: 100-continue for bodies over 1 KiB and waits for the interim answer.
   const std::string body = R"({"query": ["P: xy"], "prompts": ["P: "]})";
-  client.sendRaw("POST /get_reward HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 "Expect: 100-continue\r\nContent-Length: " +
-                 std::to_string(body.size()) + "\r\n\r\n");
+  client.sendRaw(
+      "POST /get_reward HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   EXPECT_EQ(client.read().result_int(), 100u);
   client.sendRaw(body);
   const Response response = client.read();

@@ -177,9 +177,9 @@ TEST_F(BatcherTest, MaxBatchTokensAndAnOversizedItemRunsAlone) {
 TEST_F(BatcherTest, ExpiredDeadlineIsAnsweredAndNotComputed) {
   auto batcher = make(options());
   holdWorker(*batcher);
-  const uint64_t now_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    std::chrono::system_clock::now().time_since_epoch())
-                                                    .count());
+  const uint64_t now_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   batcher->submit(pointwiseRequest({"1"}, now_ms - 1), results_.callback(1));
   batcher->submit(pointwiseRequest({"2"}, now_ms + 3600 * 1000), results_.callback(2));
   state_->openGate();
@@ -202,7 +202,7 @@ TEST_F(BatcherTest, FullQueueAnswersOverloadedAtOnce) {
   const ScoreResult overloaded = results_.wait(2);
   EXPECT_EQ(overloaded.error_code, wire::ErrorCode::OVERLOADED);
   EXPECT_GT(overloaded.retry_after_ms, 0u);
-  batcher->submit(pointwiseRequest({"5"}), results_.callback(3));  // 2 + 1 fits
+  batcher->submit(pointwiseRequest({"5"}), results_.callback(3));                 // 2 + 1 fits
   batcher->submit(pointwiseRequest({"6", "7", "8", "9"}), results_.callback(4));  // can never fit
   ASSERT_TRUE(results_.has(4));
   EXPECT_EQ(results_.wait(4).error_code, wire::ErrorCode::TOO_LARGE);

@@ -12,12 +12,12 @@
 #include <future>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "common/config/config_loader.h"
@@ -53,7 +53,7 @@ int freePort() {
 // POST /get_reward on a fresh connection; retries the connect until the endpoint listens or
 // `served` is ready (serveReward returned). No time limit: the ctest timeout bounds it.
 std::optional<http::response<http::string_body>> post(int port, const std::string& body,
-                                                       const std::future<int>& served) {
+                                                      const std::future<int>& served) {
   asio::io_context ioc;
   tcp::socket socket(ioc);
   for (;;) {
@@ -90,9 +90,8 @@ TEST(ServeRewardTest, HttpEndpointAnswersOpenRlhfRequestsWithTheBackendScoresInO
       configWith(dir, "{port: 0, http_port: " + std::to_string(http_port) + ", max_wait_ms: 1, drain_timeout_s: 60}");
   auto state = std::make_shared<FakeState>();
   std::packaged_task<int()> task([&config, state] {
-    return serveReward(config, 0, [state](const std::string& device) {
-      return std::make_unique<FakeBackend>(state, device);
-    });
+    return serveReward(config, 0,
+                       [state](const std::string& device) { return std::make_unique<FakeBackend>(state, device); });
   });
   std::future<int> served = task.get_future();
   std::thread thread(std::move(task));
