@@ -21,10 +21,13 @@ std::atomic<int> g_signal{0};
 
 void onSignal(int sig) { g_signal.store(sig); }
 
+extern "C" char** environ;
+
 struct Child {
   const ProcessSpec* spec;
   pid_t pid = -1;
   bool running = false;
+  int64_t restarts = 0;
 };
 
 pid_t spawn(const ProcessSpec& spec) {
@@ -32,6 +35,17 @@ pid_t spawn(const ProcessSpec& spec) {
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    bool replaced = false;
+    for (const auto& [k, v] : spec.env) replaced = replaced || entry.rfind(k + "=", 0) == 0;
+    if (!replaced) env_strings.push_back(entry);
+  }
+  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int log_fd = -1;
   if (!spec.log_file.empty()) {
     log_fd = ::open(spec.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -47,7 +61,7 @@ pid_t spawn(const ProcessSpec& spec) {
       ::dup2(log_fd, STDOUT_FILENO);
       ::dup2(log_fd, STDERR_FILENO);
     }
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   const int err = errno;
@@ -68,8 +82,9 @@ std::string describe(int status) {
   return fmt::format("exited with code {}", exitCodeOf(status));
 }
 
-// Reaps what has exited; returns the number still running.
-int reap(std::vector<Child>& children, LaunchResult& result) {
+// Reaps what has exited, restarting failed processes that have restarts left unless `stopping`;
+// returns the number still running. Sets `restarted` when a process was started again.
+int reap(std::vector<Child>& children, LaunchResult& result, bool stopping, bool& restarted) {
   int running = 0;
   for (auto& c : children) {
     if (!c.running) continue;
@@ -81,6 +96,19 @@ int reap(std::vector<Child>& children, LaunchResult& result) {
     }
     c.running = false;
     if (r < 0) continue;
+    if (stopping) continue;  // stopped by us: how it ends does not matter
+    if (exitCodeOf(status) != 0 && c.restarts < c.spec->restart_limit) {
+      ++c.restarts;
+      ++result.restarts;
+      log::warn("{} {}; restarting it ({} of {} restarts){}", c.spec->name, describe(status), c.restarts,
+                c.spec->restart_limit,
+                c.spec->log_file.empty() ? "" : fmt::format(" (its log: {})", c.spec->log_file));
+      c.pid = spawn(*c.spec);
+      c.running = true;
+      restarted = true;
+      ++running;
+      continue;
+    }
     if (exitCodeOf(status) != 0 && result.failed.empty()) {
       result.failed = c.spec->name;
       result.exit_code = exitCodeOf(status);
@@ -146,10 +174,36 @@ LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallba
     }
   }
 
+  auto report = [&] {
+    if (!on_started) return;
+    std::vector<std::pair<std::string, pid_t>> pids;
+    for (const auto& c : children) pids.emplace_back(c.spec->name, c.pid);
+    try {
+      on_started(pids);
+    } catch (const std::exception& e) {
+      log::warn("after restarting a process: {}", e.what());
+    }
+  };
+  bool any_completes = false;
+  for (const auto& c : children) any_completes = any_completes || !c.spec->serves;
   // Poll at 20 ms: a supervisor's reaction time, not a synchronisation point.
   bool stopping = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
-  while (reap(children, result) > 0) {
+  bool restarted = false;
+  while (reap(children, result, stopping, restarted) > 0) {
+    if (restarted) {
+      restarted = false;
+      report();
+    }
+    bool completed = any_completes;
+    for (const auto& c : children) completed = completed && (c.spec->serves || !c.running);
+    if (!stopping && completed && result.failed.empty()) {
+      // NOTE [Process lifetimes]: the work is done; stop the services.
+      stopping = true;
+      log::info("every process that runs to completion has finished; stopping the services");
+      signalAll(children, SIGTERM);
+      deadline = std::chrono::steady_clock::now() + grace;
+    }
     if (!stopping && (g_signal.load() != 0 || !result.failed.empty())) {
       stopping = true;
       if (g_signal.load() != 0) {

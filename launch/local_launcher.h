@@ -9,6 +9,14 @@
 // launcher are forwarded the same way. Processes with a log_file get stdout and stderr appended
 // there; the others share the launcher's terminal.
 //
+// NOTE [Process lifetimes]
+// A process either runs to completion (learner ranks) or serves until stopped (reward replicas,
+// rollout actors). The run is over when every process that runs to completion has exited 0:
+// the serving ones are then sent SIGTERM (they drain), and SIGKILLed after `grace`; how they
+// end no longer matters. A serving process that exits 0 by itself (an actor told the run is
+// finished) is done. A process that fails is started again, up to its restart_limit times
+// (launch.restart_limit), with the same command line; past that, it fails the run as above.
+//
 // Threads: call from one thread; installs SIGINT/SIGTERM handlers for the duration of run().
 // Blocks until every process has ended. Throws SystemError when a process cannot be started.
 #pragma once
@@ -27,14 +35,19 @@ struct ProcessSpec {
   std::string name;               // for messages: "learner-1"
   std::vector<std::string> argv;  // argv[0] is the executable path
   std::string log_file;           // empty: inherit stdout and stderr
+  bool serves = false;            // serves until stopped (NOTE [Process lifetimes]); else runs to completion
+  int64_t restart_limit = 0;      // restarts after a failure before the run stops
+  std::vector<std::pair<std::string, std::string>> env;  // set in the child (e.g. CUDA_VISIBLE_DEVICES)
 };
 
 struct LaunchResult {
   int exit_code = 0;
   std::string failed;  // the first process that failed, empty on success
+  int64_t restarts = 0;
 };
 
-// `on_started` (optional) sees every (name, pid) once all processes have started.
+// `on_started` (optional) sees every (name, pid) once all processes have started, and again
+// after each restart.
 using StartedCallback = std::function<void(const std::vector<std::pair<std::string, pid_t>>&)>;
 LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallback& on_started = {},
                       std::chrono::milliseconds grace = std::chrono::milliseconds(10000));

@@ -17,6 +17,8 @@
 #include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
+#include "actors/actor_worker.h"
+#include "launch/rlhf_command.h"
 #include "learner/learner_worker.h"
 
 namespace gramrl::cli {
@@ -212,6 +214,8 @@ void addRewardCommands(CLI::App& app, Action& run) {
   serve->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
   serve->add_option("--replica", args->replica, "Serve only this replica (port + K); default: all of reward.replicas")
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--rendezvous", args->rendezvous,
+                    "host:port of a run's rendezvous store: bind a free port and register it there (gramrl rlhf)");
   serve->callback([&run, args, positional]() {
     args->config = positional->front();
     args->overrides.assign(positional->begin() + 1, positional->end());
@@ -250,6 +254,27 @@ void addWorkerCommands(CLI::App& app, Action& run) {
   learner->add_option("--world", args->world_size, "Number of ranks")->check(CLI::PositiveNumber);
   learner->add_option("--rendezvous", args->rendezvous, "host:port of the rendezvous store");
   learner->callback([&run, args]() { run = [args]() { return runLearnerWorker(*args); }; });
+  auto actor_args = std::make_shared<ActorWorkerArgs>();
+  CLI::App* actor = worker->add_subcommand("actor", "A rollout actor");
+  actor->add_option("--config", actor_args->config, "The resolved config the launcher wrote")->required();
+  actor->add_option("--index", actor_args->index, "This actor's index")->check(CLI::NonNegativeNumber);
+  actor->add_option("--rendezvous", actor_args->rendezvous, "host:port of the rendezvous store")->required();
+  actor->callback([&run, actor_args]() { run = [actor_args]() { return runActorWorker(*actor_args); }; });
+}
+
+void addRlhfCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<RlhfArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* rlhf = app.add_subcommand(
+      "rlhf",
+      "Online RLHF (GRPO): reward servers, rollout actors and learner ranks as processes on this machine; rerun "
+      "the same command to resume");
+  rlhf->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  rlhf->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runRlhf(*args); };
+  });
 }
 
 void addWorldCommands(CLI::App& app, Action& run) {
@@ -307,6 +332,7 @@ int main(int argc, char** argv) {
   gramrl::cli::addGramCommands(app, run);
   gramrl::cli::addRewardCommands(app, run);
   gramrl::cli::addWorkerCommands(app, run);
+  gramrl::cli::addRlhfCommand(app, run);
   gramrl::cli::addWorldCommands(app, run);
   try {
     app.parse(argc, argv);

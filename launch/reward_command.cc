@@ -14,6 +14,7 @@
 #include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
+#include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
 #include "reward/backends/backend_registry.h"
 #include "reward/service/reward_client.h"
@@ -22,7 +23,19 @@
 namespace gramrl {
 
 int runRewardServe(const RewardServeArgs& args) {
-  const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  if (!args.rendezvous.empty()) {
+    GRAMRL_CHECK(args.replica >= 0, ConfigError, "reward serve --rendezvous serves one replica: give --replica K");
+    config.reward.server.port = 0;
+    config.reward.server.http_port = 0;
+    const auto timeout = std::chrono::seconds(config.launch.rendezvous.timeout_s);
+    auto store = std::shared_ptr<Rendezvous>(Rendezvous::connect(RendezvousAddress::parse(args.rendezvous), timeout));
+    const RewardOptions options = config.reward;
+    const int64_t replica = args.replica;
+    return reward::serveReward(
+        config, replica, [options](const std::string& device) { return reward::makeRewardBackend(options, device); },
+        [store, replica](const std::string& endpoint) { store->publish("reward", replica, "zmq", endpoint); });
+  }
   const int64_t replicas = config.reward.replicas;
   GRAMRL_CHECK(args.replica < replicas, ConfigError, "--replica {}: reward.replicas is {} (replicas are 0 to {})",
                args.replica, replicas, replicas - 1);

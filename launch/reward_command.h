@@ -26,6 +26,9 @@ struct RewardServeArgs {
   std::string config;
   std::vector<std::string> overrides;
   int64_t replica = -1;  // -1: every replica (one process each when reward.replicas > 1)
+  // host:port of a run's store: the replica binds a free port and registers it there as
+  // ("reward", replica, "zmq"); the HTTP endpoint stays off.
+  std::string rendezvous;
 };
 
 int runRewardServe(const RewardServeArgs& args);

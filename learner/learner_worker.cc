@@ -13,6 +13,7 @@
 #include "learner/dpo/dpo_setup.h"
 #include "learner/engine/trainer.h"
 #include "learner/gram/gram_setup.h"
+#include "learner/rlhf/online_loop.h"
 #include "learner/sft/sft_setup.h"
 
 namespace gramrl {
@@ -82,7 +83,7 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
                "learner.precision bf16 needs a CUDA device (bf16 autocast on CPU is not supported); use fp32 or auto");
 
   std::unique_ptr<Collective> collective;
-  if (args.rendezvous.empty()) {
+  if (args.rendezvous.empty() || args.world_size == 1) {
     GRAMRL_CHECK(args.world_size == 1, ConfigError, "a {}-rank learner needs --rendezvous host:port", args.world_size);
     collective = makeSingleRankCollective();
   } else {
@@ -98,6 +99,7 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
             at::get_num_threads());
 
   const std::string& algorithm = config.learner.algorithm;
+  if (algorithm == "grpo") return runOnlineLearner(config, *collective, device, args.rendezvous);
   if (algorithm == "dpo") {
     DpoSetup setup = buildDpo(config, device);
     return runTrainer(config, algorithm, setup.tokenizer_spec, setup.policy, *setup.objective, *collective);
@@ -112,7 +114,7 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
   }
   GRAMRL_CHECK(false, ConfigError,
                "learner.algorithm '{}' cannot run yet: this build trains sft, dpo, gram_pretrain, gram_finetune and "
-               "bradley_terry (ppo comes with the RLHF pipeline)",
+               "bradley_terry offline, and grpo online through gramrl rlhf (ppo comes next)",
                algorithm);
   return 1;
 }

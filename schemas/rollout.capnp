@@ -1,4 +1,6 @@
-# Rollout channel: rollout actors (PUSH) -> learner ranks (PULL).
+# Rollout channel: rollout actors (DEALER) <-> learner rank 0 (ROUTER). Actors ask for prompt
+# leases (leaseRequest -> leaseGrant) and hand in trajectory batches (batch -> batchAck); see
+# NOTE [Prompt leases] in learner/rlhf/prompt_ledger.h.
 # Token ids cross here (the learner shares the policy's tokenizer). Sequences are stored
 # column-wise and concatenated, so a batch is a handful of flat arrays, not one object per token.
 @0x99c237ac246f5e1f;
@@ -11,7 +13,37 @@ struct RolloutMessage {
   union {
     batch @1 :TrajectoryBatch;
     endOfStream @2 :Void;   # the actor has no more prompts
+    leaseRequest @3 :LeaseRequest;   # since issue 11
+    leaseGrant @4 :LeaseGrant;       # since issue 11
+    batchAck @5 :BatchAck;           # since issue 11
+    error @6 :Text;                  # since issue 11: the request was malformed or refused
   }
+}
+
+struct LeaseRequest {
+  actorId @0 :UInt32;
+  maxPrompts @1 :UInt32;
+  policyVersion @2 :UInt64;   # the weights the actor holds now
+}
+
+struct Lease {
+  leaseId @0 :UInt64;
+  promptId @1 :UInt64;
+  minVersion @2 :UInt64;      # generate with weights of at least this version
+}
+
+struct LeaseGrant {
+  leases @0 :List(Lease);     # empty: nothing to do now (ask again after retryAfterMs)
+  latestVersion @1 :UInt64;   # the learner's newest published weights
+  finished @2 :Bool;          # the run is over: the actor exits
+  retryAfterMs @3 :UInt32;
+  leaseTimeoutMs @4 :UInt32;  # a lease not handed in within this is given to another actor
+}
+
+struct BatchAck {
+  accepted @0 :UInt32;        # prompts whose trajectories were kept
+  duplicates @1 :UInt32;      # prompts already complete (a re-leased copy): dropped
+  rejected @2 :UInt32;        # unknown leases or samples too stale: dropped
 }
 
 enum FinishReason {
@@ -37,4 +69,6 @@ struct TrajectoryBatch {
   behaviourLogprobs @7 :List(Float32);
   rewards @8 :List(Float32);   # one scalar per sequence, from the reward service
   finishReasons @9 :List(FinishReason);
+  leaseIds @10 :List(UInt64);      # since issue 11: per sequence, the lease it answers
+  goldRewards @11 :List(Float32);  # since issue 11: per sequence, the world's gold score (NaN if none)
 }

@@ -1,6 +1,7 @@
 # Weights channel: learner rank 0 -> rollout actors.
-# The learner announces each new version on a PUB socket. The tensors themselves travel by NCCL
-# broadcast on GPUs (the manifest says what to expect, in order) or, on CPU, as WeightChunks.
+# Actors learn of a new version from the lease grants (rollout.capnp) and fetch it from learner
+# rank 0's weights ROUTER, chunk by chunk (fetch -> manifest, fetch -> chunk): NOTE [Weight sync]
+# in learner/rlhf/experience_server.h. announce is kept for a PUB announcement channel.
 @0xeca0ae1d6fb8bd2a;
 
 using Cxx = import "/capnp/c++.capnp";
@@ -14,6 +15,8 @@ struct WeightsMessage {
     announce @1 :VersionAnnouncement;
     manifest @2 :WeightManifest;
     chunk @3 :WeightChunk;
+    fetch @4 :WeightFetch;   # since issue 11: actor -> learner
+    error @5 :Text;          # since issue 11: learner -> actor, the fetch cannot be served
   }
 }
 
@@ -48,4 +51,11 @@ struct WeightChunk {
   version @0 :UInt64;
   index @1 :UInt32;         # 0 .. chunkCount-1
   tensors @2 :List(Common.Tensor);
+}
+
+# since issue 11. chunkIndex 0xFFFFFFFF asks for the manifest of the newest version; otherwise
+# chunk `chunkIndex` of `version` (an error if that version is no longer the newest: start over).
+struct WeightFetch {
+  version @0 :UInt64;
+  chunkIndex @1 :UInt32;
 }

@@ -203,6 +203,9 @@ struct RolloutOptions {
   double top_p = 1.0;
   int64_t top_k = 0;
   int64_t max_staleness = 0;
+  std::vector<std::string> families;
+  int64_t threads = 1;
+  int64_t lease_timeout_s = 120;
 
   template <class V>
   void visit(V& v) {
@@ -215,7 +218,14 @@ struct RolloutOptions {
     v.field(top_p, "top_p", "Nucleus sampling mass; 1 disables it.", Range::leftOpen(0, 1));
     v.field(top_k, "top_k", "Sample among the k most likely tokens; 0 disables it.", Range::atLeast(0));
     v.field(max_staleness, "max_staleness",
-            "Most policy versions a sample may lag the learner; 0 is strictly on-policy.", Range::atLeast(0));
+            "Most policy versions a sample may lag the learner; 0 is strictly on-policy.", Range::closed(0, 1000));
+    v.field(families, "families",
+            "Built-in world only: task families the prompts come from; empty means the in-distribution ones (all "
+            "but the held-out rev and inc).");
+    v.field(threads, "threads", "Intra-op CPU threads of each actor's model.", Range::closed(1, 1024));
+    v.field(lease_timeout_s, "lease_timeout_s",
+            "A prompt lease not handed in within this many seconds (the actor died or hung) goes to another actor.",
+            Range::closed(1, 86400));
   }
 };
 
@@ -235,6 +245,35 @@ struct PpoOptions {
     v.field(gamma, "gamma", "Discount factor.", Range::closed(0, 1));
     v.field(lambda, "lambda", "GAE lambda.", Range::closed(0, 1));
     v.field(epochs, "epochs", "Optimisation passes over each rollout batch.", Range::closed(1, 100));
+  }
+};
+
+struct GrpoOptions {
+  double clip = 0.2;
+  double kl_coef = 0.05;
+  std::string kl_estimator = "k3";
+  std::string kl_in = "loss";
+  bool scale_by_std = true;
+  double importance_cap = 2.0;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(clip, "clip", "Policy ratio clip range epsilon of the surrogate.", Range::open(0, 1));
+    v.field(kl_coef, "kl_coef", "Weight of the KL penalty to the reference (initial) policy; 0 disables it.",
+            Range::closed(0, 100));
+    v.field(kl_estimator, "kl_estimator",
+            "Per-token KL estimator: k1 (log ratio), k2 (half its square) or k3 (exp(-d) - 1 + d, unbiased and "
+            ">= 0). See NOTE [KL estimators] in learner/rlhf/policy_loss.h.",
+            Choices{{"k1", "k2", "k3"}});
+    v.field(kl_in, "kl_in",
+            "Where the KL penalty goes: loss (added to each token's loss) or reward (subtracted from the "
+            "sequence's reward before advantages).",
+            Choices{{"loss", "reward"}});
+    v.field(scale_by_std, "scale_by_std",
+            "Divide group-centred rewards by the group's standard deviation (GRPO); false is the unbiased variant.");
+    v.field(importance_cap, "importance_cap",
+            "Truncation of the importance weight of stale samples (rollout.max_staleness > 0).",
+            Range::closed(1, 1000));
   }
 };
 
@@ -336,16 +375,18 @@ struct LearnerOptions {
   LearnerDataOptions data;
   GramTrainOptions gram;
   PpoOptions ppo;
+  GrpoOptions grpo;
   DpoOptions dpo;
   CheckpointOptions checkpoint;
 
   template <class V>
   void visit(V& v) {
     v.field(algorithm, "algorithm",
-            "What the learner trains: the policy (ppo, dpo, sft: supervised fine-tuning on demonstrations) or the "
+            "What the learner trains: the policy (ppo, grpo: online RLHF through gramrl rlhf; dpo, sft: supervised "
+            "fine-tuning on demonstrations) or the "
             "reward model (gram_pretrain: GRAM stage 1, gram_finetune: stage 2, bradley_terry: a scalar-head reward "
             "model). Set by the gramrl train / gramrl gram subcommands.",
-            Choices{{"ppo", "dpo", "sft", "gram_pretrain", "gram_finetune", "bradley_terry"}});
+            Choices{{"ppo", "grpo", "dpo", "sft", "gram_pretrain", "gram_finetune", "bradley_terry"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
     v.field(device, "device", "auto (CUDA when present, one GPU per rank), cpu or cuda.",
             Choices{{"auto", "cpu", "cuda"}});
@@ -390,6 +431,7 @@ struct LearnerOptions {
     v.section(data, "data", "Training and evaluation data.");
     v.section(gram, "gram", "GRAM stage 2 and Bradley-Terry training settings.");
     v.section(ppo, "ppo", "PPO settings (algorithm: ppo).");
+    v.section(grpo, "grpo", "GRPO settings (algorithm: grpo, gramrl rlhf).");
     v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo).");
     v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");
     v.require(micro_batch_size * ranks <= global_batch_size && global_batch_size % (micro_batch_size * ranks) == 0,
@@ -449,6 +491,20 @@ struct SlurmOptions {
   }
 };
 
+struct DeviceOptions {
+  std::vector<int64_t> learner;
+  std::vector<int64_t> reward;
+  std::vector<int64_t> actors;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(learner, "learner", "GPU indices for learner ranks (rank r gets entry r mod n as CUDA_VISIBLE_DEVICES); "
+            "empty sets nothing.");
+    v.field(reward, "reward", "GPU indices for reward replicas, as for learner: the reward service on its own GPUs.");
+    v.field(actors, "actors", "GPU indices for rollout actors, as for learner.");
+  }
+};
+
 struct LaunchOptions {
   std::string mode = "local";
   int64_t heartbeat_ms = 1000;
@@ -456,16 +512,21 @@ struct LaunchOptions {
   RendezvousOptions rendezvous;
   TransportOptions transport;
   SlurmOptions slurm;
+  DeviceOptions devices;
 
   template <class V>
   void visit(V& v) {
     v.field(mode, "mode", "Where processes run: this machine, or a Slurm job.", Choices{{"local", "slurm"}});
     v.field(heartbeat_ms, "heartbeat_ms", "Interval of liveness heartbeats to the launcher.",
             Range::closed(10, 600000));
-    v.field(restart_limit, "restart_limit", "Restarts of a failed process before the run stops.", Range::atLeast(0));
+    v.field(restart_limit, "restart_limit",
+            "Restarts of a failed reward replica or rollout actor before the run stops (a failed learner rank "
+            "stops the run at once; rerunning the command resumes).",
+            Range::closed(0, 1000));
     v.section(rendezvous, "rendezvous", "Where processes find each other.");
     v.section(transport, "transport", "ZeroMQ limits, timeouts and retries.");
     v.section(slurm, "slurm", "Slurm job settings (mode: slurm).");
+    v.section(devices, "devices", "Which GPUs each role's processes see (local launch).");
   }
 };
 

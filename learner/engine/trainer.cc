@@ -18,8 +18,7 @@
 #include "common/model/pretrained.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/tokenizer_source.h"
-#include "learner/engine/autocast.h"
-#include "learner/engine/optimizer.h"
+#include "learner/engine/update_step.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -39,8 +38,7 @@ struct Trainer::Impl {
   std::shared_ptr<Transformer> model;
   Objective& objective;
   Collective& collective;
-  NamedParameters params;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<TrainedModule> module;
   RunCheckpoints checkpoints;
   TrainerState state;
   std::unique_ptr<EpochSampler> sampler;
@@ -103,7 +101,7 @@ struct Trainer::Impl {
                  dir, saved.dataset_size, objective.size());
     const std::string model_dir = (fs::path(dir) / kModelSubdir).string();
     loadStateDict(*model, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
-    loadOptimizerState(*optimizer, (fs::path(dir) / kOptimizerFile).string());
+    loadOptimizerState(module->optimizer(), (fs::path(dir) / kOptimizerFile).string());
     if (saved.world_size != collective.worldSize()) {
       log::warn("resuming a {}-rank checkpoint on {} ranks: the global batch and data order are unchanged",
                 saved.world_size, collective.worldSize());
@@ -115,9 +113,13 @@ struct Trainer::Impl {
 
   void setup() {
     checkOptions();
-    params = applyFreeze(*model, opt.freeze);
-    optimizer = makeAdamW(
-        params, AdamWSettings{opt.schedule.peak_lr, opt.adam_beta1, opt.adam_beta2, opt.adam_eps, opt.weight_decay});
+    TrainedModuleOptions mopt;
+    mopt.schedule = opt.schedule;
+    mopt.adamw = AdamWSettings{opt.schedule.peak_lr, opt.adam_beta1, opt.adam_beta2, opt.adam_eps, opt.weight_decay};
+    mopt.max_grad_norm = opt.max_grad_norm;
+    mopt.freeze = opt.freeze;
+    mopt.precision = opt.precision;
+    module = std::make_unique<TrainedModule>("policy", model, mopt);
     state.algorithm = objective.name();
     state.world_size = collective.worldSize();
     state.seed = opt.seed;
@@ -146,13 +148,11 @@ struct Trainer::Impl {
     }
   }
 
-  // One optimiser update. Returns the step's scalars (identical on every rank).
+  // One optimiser update (update_step.h). Returns the step's scalars (identical on every rank).
   Scalars step() {
     const auto t_step = Clock::now();
     const int64_t world = collective.worldSize();
     const int64_t per_rank = opt.global_batch_size / world;
-    const double lr = learningRate(opt.schedule, state.step);
-    setLearningRate(*optimizer, lr);
 
     objective.startStep(state.step);
     const std::vector<int64_t> global = sampler->next(opt.global_batch_size);
@@ -161,78 +161,25 @@ struct Trainer::Impl {
     for (int64_t i = 0; i < per_rank; i += opt.micro_batch_size) {
       micro.emplace_back(first + i, first + i + opt.micro_batch_size);
     }
-    double local_units = 0.0;
-    for (const auto& mb : micro) local_units += objective.normaliser(mb);
-    const double global_units = collective.allreduceSum(std::vector<double>{local_units})[0];
-    GRAMRL_CHECK(global_units > 0, DataError,
-                 "step {}: the global batch has no loss units (e.g. every response truncated away); check "
-                 "policy.max_prompt_tokens and max_new_tokens against the data",
-                 state.step);
-
-    const auto t_fb = Clock::now();
-    double loss_sum = 0.0;
-    double tokens = 0.0;
-    std::vector<MetricSum> sums;
-    for (const auto& mb : micro) {
-      ObjectiveOutput out;
-      {
-        AutocastScope autocast(opt.precision == "bf16" && model->device().is_cuda());
-        out = objective.forward(mb);
-      }
-      (out.loss_sum / global_units).backward();
-      loss_sum += out.loss_sum.item<double>();
-      tokens += static_cast<double>(out.tokens);
-      if (sums.empty()) {
-        sums = out.metrics;
-      } else {
-        GRAMRL_ASSERT(sums.size() == out.metrics.size(), "objective metrics changed between micro-batches");
-        for (size_t i = 0; i < sums.size(); ++i) {
-          sums[i].sum += out.metrics[i].sum;
-          sums[i].count += out.metrics[i].count;
-        }
-      }
-    }
-    const double fb_s = secondsSince(t_fb);
-
-    const auto t_ar = Clock::now();
-    if (world > 1) allreduceGradients(collective, params.tensors);
-    const double allreduce_s = secondsSince(t_ar);
-
-    const auto t_opt = Clock::now();
-    const double clip = opt.max_grad_norm > 0 ? opt.max_grad_norm : std::numeric_limits<double>::infinity();
-    const double grad_norm = torch::nn::utils::clip_grad_norm_(params.tensors, clip);
-    optimizer->step();
-    optimizer->zero_grad();
-    const double optim_s = secondsSince(t_opt);
-
-    std::vector<double> reduce{loss_sum, tokens};
-    for (const auto& m : sums) {
-      reduce.push_back(m.sum);
-      reduce.push_back(m.count);
-    }
-    reduce = collective.allreduceSum(std::move(reduce));
+    const UpdateResult update = runUpdate(*module, objective, collective, micro, state.step);
 
     ++state.step;
     ++state.policy_version;
     state.cursor = sampler->cursor();
     state.samples_seen += opt.global_batch_size;
-    state.tokens_seen += static_cast<int64_t>(reduce[1]);
+    state.tokens_seen += static_cast<int64_t>(update.tokens);
     log::setStep(state.step);
     log::setPolicyVersion(state.policy_version);
 
     const double step_s = secondsSince(t_step);
-    Scalars scalars{{"loss", reduce[0] / global_units}, {"lr", lr}, {"grad_norm", grad_norm}};
-    for (size_t i = 0; i < sums.size(); ++i) {
-      const double count = reduce[3 + 2 * i];
-      scalars.emplace_back(sums[i].name,
-                           count > 0 ? reduce[2 + 2 * i] / count : std::numeric_limits<double>::quiet_NaN());
-    }
-    scalars.emplace_back("perf/tokens_per_s", reduce[1] / step_s);
+    Scalars scalars{{"loss", update.loss}, {"lr", update.lr}, {"grad_norm", update.grad_norm}};
+    scalars.insert(scalars.end(), update.metrics.begin(), update.metrics.end());
+    scalars.emplace_back("perf/tokens_per_s", update.tokens / step_s);
     scalars.emplace_back("time/step_s", step_s);
-    scalars.emplace_back("time/forward_backward_s", fb_s);
-    scalars.emplace_back("time/allreduce_s", allreduce_s);
-    scalars.emplace_back("time/optimizer_s", optim_s);
-    scalars.emplace_back("time/allreduce_fraction", allreduce_s / step_s);
+    scalars.emplace_back("time/forward_backward_s", update.forward_backward_s);
+    scalars.emplace_back("time/allreduce_s", update.allreduce_s);
+    scalars.emplace_back("time/optimizer_s", update.optimizer_s);
+    scalars.emplace_back("time/allreduce_fraction", update.allreduce_s / step_s);
     return scalars;
   }
 
@@ -262,7 +209,7 @@ struct Trainer::Impl {
       const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
       savePretrained(*model, model_dir);
       if (!opt.tokenizer_spec.empty()) tokenizer::saveTokenizerReference(model_dir, opt.tokenizer_spec);
-      saveOptimizerState(*optimizer, (fs::path(staging) / kOptimizerFile).string());
+      saveOptimizerState(module->optimizer(), (fs::path(staging) / kOptimizerFile).string());
       checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
       const std::string final_dir = checkpoints.commitSave(state.step, staging);
       log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
@@ -318,6 +265,6 @@ Trainer::~Trainer() = default;
 
 TrainerState Trainer::run() { return impl_->run(); }
 
-std::vector<std::string> Trainer::trainableParameterNames() const { return impl_->params.names; }
+std::vector<std::string> Trainer::trainableParameterNames() const { return impl_->module->parameters().names; }
 
 }  // namespace gramrl

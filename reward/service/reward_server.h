@@ -138,6 +138,9 @@ class RewardServer {
 // <endpoint>" on stdout, serves until SIGTERM or SIGINT, drains (NOTE [Reward server drain]) and
 // returns 0. When the drain times out it logs the requests left and exits the process with code
 // 1 without waiting for the backend. Throws what the factory or the bind throws.
-int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory factory);
+// `on_bound` (optional) is called with the bound endpoint before serving (e.g. to register it in
+// a rendezvous store).
+int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory factory,
+                const std::function<void(const std::string&)>& on_bound = {});
 
 }  // namespace gramrl::reward

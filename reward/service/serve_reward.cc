@@ -28,7 +28,8 @@ bool isLoopbackHost(const std::string& host) {
 
 }  // namespace
 
-int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory factory) {
+int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory factory,
+                const std::function<void(const std::string&)>& on_bound) {
   log::setIdentity("reward", replica);
   const auto& server_options = config.reward.server;
   transport::ZmqContext context;
@@ -48,6 +49,7 @@ int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory 
   log::info("reward replica {}: backend {} on {} device worker(s), batches of <= {} items / {} tokens, wait {} ms",
             replica, batcher.backendName(), server_options.devices.size(), server_options.max_batch_items,
             server_options.max_batch_tokens, server_options.max_wait_ms);
+  if (on_bound) on_bound(server.endpoint());
   std::printf("serving reward on %s\n", server.endpoint().c_str());
   std::fflush(stdout);
 

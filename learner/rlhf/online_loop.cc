@@ -1,0 +1,382 @@
+#include "learner/rlhf/online_loop.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "common/checkpoint/checkpoint.h"
+#include "common/checkpoint/file_io.h"
+#include "common/collectives/collective.h"
+#include "common/config/experiment_config.h"
+#include "common/core/errors.h"
+#include "common/core/logging.h"
+#include "common/metrics/jsonl_metrics.h"
+#include "common/metrics/progress.h"
+#include "common/metrics/tensorboard_writer.h"
+#include "common/model/pretrained.h"
+#include "common/model/transformer.h"
+#include "common/rendezvous/rendezvous.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/tokenizer_source.h"
+#include "common/transport/zmq_context.h"
+#include "learner/engine/run_checkpoints.h"
+#include "learner/engine/update_step.h"
+#include "learner/rlhf/experience_server.h"
+#include "learner/rlhf/grpo_objective.h"
+#include "learner/rlhf/weight_publisher.h"
+
+namespace gramrl {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Scalars = std::vector<std::pair<std::string, double>>;
+constexpr char kLedgerFile[] = "ledger.json";
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double unixTime() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+// Rank 0's trajectories to every rank: a header, then one coalesced broadcast of three tensors.
+std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vector<Trajectory> samples) {
+  if (collective.worldSize() == 1) return samples;
+  const bool root = collective.rank() == 0;
+  at::Tensor header = torch::zeros({3}, torch::kInt64);
+  if (root) {
+    int64_t tokens = 0;
+    int64_t responses = 0;
+    for (const auto& t : samples) {
+      tokens += static_cast<int64_t>(t.prompt.size() + t.response.size());
+      responses += static_cast<int64_t>(t.response.size());
+    }
+    header = torch::tensor({static_cast<int64_t>(samples.size()), tokens, responses}, torch::kInt64);
+  }
+  collective.broadcast({header}, 0);
+  const int64_t n = header[0].item<int64_t>();
+  const int64_t n_tokens = header[1].item<int64_t>();
+  const int64_t n_resp = header[2].item<int64_t>();
+  at::Tensor meta = torch::zeros({n, 7}, torch::kInt64);
+  at::Tensor tokens = torch::zeros({n_tokens}, torch::kInt64);
+  at::Tensor floats = torch::zeros({n_resp + 2 * n}, torch::kFloat);
+  if (root) {
+    auto m = meta.accessor<int64_t, 2>();
+    auto tk = tokens.accessor<int64_t, 1>();
+    auto fl = floats.accessor<float, 1>();
+    int64_t a = 0;
+    int64_t b = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const Trajectory& t = samples[static_cast<size_t>(i)];
+      m[i][0] = static_cast<int64_t>(t.lease_id);
+      m[i][1] = static_cast<int64_t>(t.prompt_id);
+      m[i][2] = t.sample_index;
+      m[i][3] = t.policy_version;
+      m[i][4] = static_cast<int64_t>(t.prompt.size());
+      m[i][5] = static_cast<int64_t>(t.response.size());
+      m[i][6] = t.stopped ? 1 : 0;
+      for (int32_t id : t.prompt) tk[a++] = id;
+      for (int32_t id : t.response) tk[a++] = id;
+      for (float v : t.behaviour_logprobs) fl[b++] = v;
+      fl[n_resp + i] = t.reward;
+      fl[n_resp + n + i] = t.gold;
+    }
+    collective.broadcast({meta, tokens, floats}, 0);
+    return samples;
+  }
+  collective.broadcast({meta, tokens, floats}, 0);
+  auto m = meta.accessor<int64_t, 2>();
+  auto tk = tokens.accessor<int64_t, 1>();
+  auto fl = floats.accessor<float, 1>();
+  std::vector<Trajectory> out(static_cast<size_t>(n));
+  int64_t a = 0;
+  int64_t b = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    Trajectory& t = out[static_cast<size_t>(i)];
+    t.lease_id = static_cast<uint64_t>(m[i][0]);
+    t.prompt_id = static_cast<uint64_t>(m[i][1]);
+    t.sample_index = static_cast<uint32_t>(m[i][2]);
+    t.policy_version = m[i][3];
+    t.prompt.resize(static_cast<size_t>(m[i][4]));
+    t.response.resize(static_cast<size_t>(m[i][5]));
+    t.stopped = m[i][6] != 0;
+    for (auto& id : t.prompt) id = static_cast<int32_t>(tk[a++]);
+    for (auto& id : t.response) id = static_cast<int32_t>(tk[a++]);
+    t.behaviour_logprobs.resize(t.response.size());
+    for (auto& v : t.behaviour_logprobs) v = fl[b++];
+    t.reward = fl[n_resp + i];
+    t.gold = fl[n_resp + n + i];
+  }
+  return out;
+}
+
+std::string runDir(const ExperimentConfig& config) {
+  return (fs::path(config.experiment.output_dir) / config.experiment.name).string();
+}
+
+}  // namespace
+
+int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at::Device device,
+                     const std::string& rendezvous) {
+  const LearnerOptions& l = config.learner;
+  const RolloutOptions& ro = config.rollout;
+  const int rank = collective.rank();
+  const int world = collective.worldSize();
+  const bool root = rank == 0;
+  const int64_t n = ro.samples_per_prompt;
+  const int64_t prompts_per_step = l.global_batch_size / n;
+  GRAMRL_CHECK(l.global_batch_size % n == 0 && prompts_per_step % world == 0, ConfigError,
+               "learner.global_batch_size ({}) must be rollout.samples_per_prompt ({}) x a multiple of learner.ranks "
+               "({}) prompts, so that each rank trains on whole groups",
+               l.global_batch_size, n, world);
+  const int64_t local_prompts = prompts_per_step / world;
+  const std::string run_dir = runDir(config);
+  const auto seed = static_cast<uint64_t>(config.experiment.seed);
+
+  // The policy (trained) and the reference (frozen copy of the start).
+  const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
+  auto tok = tokenizer::loadTokenizer(tokenizer_spec);
+  auto policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
+  std::shared_ptr<Transformer> reference;
+  if (l.grpo.kl_coef > 0) {
+    reference = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
+    for (auto& p : reference->parameters()) p.set_requires_grad(false);
+    reference->eval();
+  }
+  TrainedModuleOptions mopt;
+  mopt.schedule = LrScheduleOptions{l.lr, l.schedule, l.warmup_ratio, l.min_lr_ratio, l.total_steps};
+  mopt.adamw = AdamWSettings{l.lr, l.adam_beta1, l.adam_beta2, l.adam_eps, l.weight_decay};
+  mopt.max_grad_norm = l.max_grad_norm;
+  mopt.freeze = l.freeze;
+  mopt.precision = l.precision == "auto" ? "bf16" : l.precision;
+  TrainedModule module("policy", policy, mopt);
+
+  rlhf::GrpoSettings gs;
+  gs.clip = l.grpo.clip;
+  gs.kl_coef = l.grpo.kl_coef;
+  gs.kl_estimator = rlhf::parseKlEstimator(l.grpo.kl_estimator);
+  gs.kl_in_reward = l.grpo.kl_in == "reward";
+  gs.scale_by_std = l.grpo.scale_by_std;
+  gs.importance_cap = l.grpo.importance_cap;
+  gs.group_size = n;
+  gs.temperature = ro.temperature > 0 ? ro.temperature : 1.0;
+  gs.batch_rows = l.micro_batch_size;
+  gs.pad_id = tok->specialTokens().pad.value_or(0);
+  rlhf::GrpoObjective objective(policy, reference, gs);
+
+  // Resume.
+  RunCheckpoints checkpoints((fs::path(run_dir) / "checkpoints").string(), l.checkpoint.keep_last);
+  TrainerState state;
+  state.algorithm = "grpo";
+  state.world_size = world;
+  state.seed = seed;
+  rlhf::LedgerCounts counts;
+  if (root) checkpoints.removeStaleStaging();
+  std::optional<std::string> source = l.resume == "auto" ? checkpoints.latest() : std::nullopt;
+  if (l.resume != "auto" && l.resume != "never") source = l.resume;
+  {
+    const double step = source ? static_cast<double>(readTrainerState(*source).step) + 1.0 : 0.0;
+    const auto sums = collective.allreduceSum(std::vector<double>{step, step * step});
+    GRAMRL_CHECK(sums[0] * sums[0] == world * sums[1], ConfigError,
+                 "learner ranks disagree about the checkpoint to resume from; do all ranks see the same output_dir?");
+  }
+  if (source) {
+    const TrainerState saved = readTrainerState(*source);
+    GRAMRL_CHECK(saved.algorithm == "grpo", ConfigError, "cannot resume {}: it was written by '{}' training",
+                 *source, saved.algorithm);
+    const std::string model_dir = (fs::path(*source) / kModelSubdir).string();
+    loadStateDict(*policy, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
+    loadOptimizerState(module.optimizer(), (fs::path(*source) / kOptimizerFile).string());
+    state = saved;
+    state.world_size = world;
+    std::ifstream in(fs::path(*source) / kLedgerFile);
+    std::stringstream text;
+    text << in.rdbuf();
+    counts = rlhf::ledgerCountsFromJson(text.str(), (fs::path(*source) / kLedgerFile).string());
+    log::info("resumed from {} at step {}", *source, state.step);
+  }
+  log::setStep(state.step);
+  log::setPolicyVersion(state.step);
+
+  // Rank 0 serves the actors.
+  std::unique_ptr<transport::ZmqContext> context;
+  std::unique_ptr<rlhf::ExperienceServer> server;
+  std::unique_ptr<Rendezvous> store;
+  if (root) {
+    context = std::make_unique<transport::ZmqContext>();
+    rlhf::ExperienceServerOptions so;
+    so.bind_host = config.launch.transport.bind_host;
+    so.ledger = rlhf::LedgerOptions{prompts_per_step, l.total_steps, ro.max_staleness,
+                                    std::chrono::milliseconds(ro.lease_timeout_s * 1000)};
+    so.samples_per_prompt = n;
+    so.receive_limits.max_message_bytes = static_cast<size_t>(config.launch.transport.max_message_mb) << 20;
+    server = std::make_unique<rlhf::ExperienceServer>(*context, so, state.step, counts);
+    server->publishWeights(rlhf::makeWeightSnapshot(*policy, state.step));
+    GRAMRL_CHECK(!rendezvous.empty(), ConfigError, "the RLHF learner needs a rendezvous store (run it with gramrl rlhf)");
+    store = Rendezvous::connect(RendezvousAddress::parse(rendezvous),
+                                std::chrono::seconds(config.launch.rendezvous.timeout_s));
+    store->publish("learner", 0, "rollout", server->rolloutEndpoint());
+    store->publish("learner", 0, "weights", server->weightsEndpoint());
+    log::info("serving actors: leases on {}, weights on {}; {} prompts x {} samples per step, max staleness {}",
+              server->rolloutEndpoint(), server->weightsEndpoint(), prompts_per_step, n, ro.max_staleness);
+  }
+
+  std::unique_ptr<metrics::JsonlMetricsWriter> jsonl;
+  std::unique_ptr<metrics::TensorBoardWriter> tensorboard;
+  std::unique_ptr<metrics::ProgressReporter> progress;
+  if (root) {
+    fs::create_directories(run_dir);
+    jsonl = std::make_unique<metrics::JsonlMetricsWriter>(
+        (fs::path(run_dir) / "metrics.jsonl").string(),
+        state.step > 0 ? std::optional<int64_t>(state.step) : std::nullopt);
+    if (l.tensorboard) tensorboard = std::make_unique<metrics::TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());
+    metrics::ProgressOptions popt;
+    popt.keys = {"reward/mean", "reward/gold", "kl/per_token", "rollout/staleness"};
+    progress = std::make_unique<metrics::ProgressReporter>("rlhf", l.total_steps, state.step, popt);
+  }
+
+  int64_t trained_samples = 0;
+  Scalars last;
+  const auto t_run = Clock::now();
+  double wait_total = 0.0;
+  while (state.step < l.total_steps) {
+    const auto t_step = Clock::now();
+    std::vector<Trajectory> samples;
+    if (root) {
+      for (;;) {
+        auto got = server->waitForStep(state.step, transport::deadlineAfter(std::chrono::seconds(30)));
+        if (got) {
+          samples = std::move(*got);
+          break;
+        }
+        const auto s = server->stats();
+        log::info("waiting for the actors: step {} ({} prompts completed, {} leases out)", state.step,
+                  s.ledger.completed, s.ledger.leased - s.ledger.completed - s.ledger.expired);
+      }
+      GRAMRL_ASSERT(static_cast<int64_t>(samples.size()) == l.global_batch_size, "step {} has {} samples", state.step,
+                    samples.size());
+    }
+    const double wait_s = secondsSince(t_step);
+    wait_total += wait_s;
+    samples = broadcastTrajectories(collective, std::move(samples));
+    const auto first = samples.begin() + static_cast<std::ptrdiff_t>(rank * local_prompts * n);
+    std::vector<Trajectory> mine(first, first + static_cast<std::ptrdiff_t>(local_prompts * n));
+
+    const auto t_exp = Clock::now();
+    objective.setExperience(std::move(mine), state.step);
+    const double experience_s = secondsSince(t_exp);
+    std::vector<MetricSum> exp_metrics = objective.experienceMetrics();
+
+    std::vector<std::vector<int64_t>> micro;
+    for (int64_t i = 0; i < objective.size(); i += l.micro_batch_size) {
+      std::vector<int64_t> mb;
+      for (int64_t j = i; j < std::min(objective.size(), i + l.micro_batch_size); ++j) mb.push_back(j);
+      micro.push_back(std::move(mb));
+    }
+    policy->train();
+    const UpdateResult update = runUpdate(module, objective, collective, micro, state.step);
+    ++state.step;
+    ++state.policy_version;
+    state.samples_seen += l.global_batch_size;
+    state.tokens_seen += static_cast<int64_t>(update.tokens);
+    trained_samples += l.global_batch_size;
+    log::setStep(state.step);
+    log::setPolicyVersion(state.step);
+
+    const auto t_pub = Clock::now();
+    if (root) server->publishWeights(rlhf::makeWeightSnapshot(*policy, state.step));
+    const double publish_s = secondsSince(t_pub);
+
+    std::vector<double> reduce;
+    for (const auto& m : exp_metrics) {
+      reduce.push_back(m.sum);
+      reduce.push_back(m.count);
+    }
+    reduce = collective.allreduceSum(std::move(reduce));
+    Scalars scalars{{"loss", update.loss}, {"lr", update.lr}, {"grad_norm", update.grad_norm}};
+    double reward_mean = 0.0;
+    for (size_t i = 0; i < exp_metrics.size(); ++i) {
+      const double count = reduce[2 * i + 1];
+      const double value = count > 0 ? reduce[2 * i] / count : std::numeric_limits<double>::quiet_NaN();
+      if (exp_metrics[i].name == "reward/mean") reward_mean = value;
+      if (exp_metrics[i].name == "reward/square") {
+        scalars.emplace_back("reward/std", std::sqrt(std::max(0.0, value - reward_mean * reward_mean)));
+      } else {
+        scalars.emplace_back(exp_metrics[i].name, value);
+      }
+    }
+    scalars.insert(scalars.end(), update.metrics.begin(), update.metrics.end());
+    const double step_s = secondsSince(t_step);
+    scalars.emplace_back("perf/samples_per_s", static_cast<double>(l.global_batch_size) / step_s);
+    scalars.emplace_back("perf/tokens_per_s", update.tokens / step_s);
+    scalars.emplace_back("time/step_s", step_s);
+    scalars.emplace_back("time/wait_s", wait_s);
+    scalars.emplace_back("time/experience_s", experience_s);
+    scalars.emplace_back("time/update_s", update.forward_backward_s + update.allreduce_s + update.optimizer_s);
+    scalars.emplace_back("time/allreduce_s", update.allreduce_s);
+    scalars.emplace_back("time/weight_publish_s", publish_s);
+    scalars.emplace_back("time/wait_fraction", wait_s / step_s);
+    last = scalars;
+    if (root) {
+      const double now = unixTime();
+      jsonl->write(state.step, now, scalars);
+      if (tensorboard) tensorboard->addScalars(state.step, now, scalars);
+      progress->update(state.step, scalars);
+    }
+    const bool last_step = state.step == l.total_steps;
+    if ((l.checkpoint.every_steps > 0 && state.step % l.checkpoint.every_steps == 0) || last_step) {
+      if (root) {
+        const auto t0 = Clock::now();
+        const std::string staging = checkpoints.beginSave(state.step);
+        const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
+        savePretrained(*policy, model_dir);
+        tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
+        saveOptimizerState(module.optimizer(), (fs::path(staging) / kOptimizerFile).string());
+        checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
+        checkpoint::writeFileAtomically((fs::path(staging) / kLedgerFile).string(),
+                                        rlhf::toJson(server->checkpointCounts()));
+        const std::string final_dir = checkpoints.commitSave(state.step, staging);
+        log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
+        if (tensorboard) tensorboard->flush();
+      }
+      collective.barrier();
+    }
+  }
+  if (progress) progress->finish();
+
+  if (root) {
+    server->finish();
+    const rlhf::ExperienceStats s = server->stats();
+    const rlhf::LedgerCounts c = server->checkpointCounts();
+    nlohmann::json summary;
+    summary["steps"] = state.step;
+    summary["prompts_per_step"] = prompts_per_step;
+    summary["samples_per_prompt"] = n;
+    summary["ledger"] = nlohmann::json::parse(rlhf::toJson(c));
+    summary["prompts_expected"] = state.step * prompts_per_step;
+    summary["prompts_lost"] = state.step * prompts_per_step - c.completed;
+    summary["trajectories_received_this_attempt"] = s.trajectories_received;
+    summary["trajectories_trained_this_attempt"] = trained_samples;
+    summary["weight_fetches"] = s.weight_fetches;
+    summary["bad_messages"] = s.bad_messages;
+    summary["wall_s"] = secondsSince(t_run);
+    summary["wait_s"] = wait_total;
+    nlohmann::json final_metrics;
+    for (const auto& [k, v] : last) final_metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+    summary["final_metrics"] = final_metrics;
+    checkpoint::writeFileAtomically((fs::path(run_dir) / "summary.json").string(), summary.dump(2) + "\n");
+    log::info("done: step {}; {} prompts completed, {} re-leased, {} duplicates dropped, {} lost; summary in {}",
+              state.step, c.completed, c.re_leased, c.duplicates, state.step * prompts_per_step - c.completed,
+              (fs::path(run_dir) / "summary.json").string());
+    // Let the actors hear that the run is finished before the service goes away.
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(2000, 4 * ro.lease_timeout_s * 1000)));
+    server->stop();
+  }
+  collective.barrier();
+  return 0;
+}
+
+}  // namespace gramrl

@@ -1,0 +1,26 @@
+// Builds the WeightSnapshot that learner rank 0 serves to actors after each update (NOTE [Weight
+// sync] in experience_server.h).
+//
+// Threads: the model's owner thread (reads the parameters). Copies every parameter once to CPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "learner/rlhf/experience_server.h"
+
+namespace gramrl {
+class Transformer;
+}
+
+namespace gramrl::rlhf {
+
+inline constexpr size_t kDefaultWeightChunkBytes = size_t{16} << 20;
+
+// The parameters of `model` in named_parameters() order, in chunks of at most chunk_bytes (a
+// larger tensor is a chunk of its own).
+std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const Transformer& model, int64_t version,
+                                                         size_t chunk_bytes = kDefaultWeightChunkBytes);
+
+}  // namespace gramrl::rlhf
