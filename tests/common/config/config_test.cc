@@ -73,7 +73,7 @@ TEST_F(ConfigTest, UnknownKeyWithoutNearNameListsKnownKeys) {
   // experiment: a small section whose key list rarely changes.
   const std::string p = write("unknown.yaml", "experiment:\n  zzzzzzzz: 1\n");
   EXPECT_EQ(errors(p), std::vector<std::string>{"experiment.zzzzzzzz: unknown key (known keys here: name, seed, "
-                                                "output_dir, log_level) (" +
+                                                "output_dir, log_level, check_resume_inputs) (" +
                                                 p + ":2:3)"});
 }
 
@@ -216,6 +216,29 @@ TEST_F(ConfigTest, DirectoryWhereAFileIsExpected) {
   const auto e = errors(write("child.yaml", "extends: adir\n"));
   ASSERT_EQ(e.size(), 1u);
   EXPECT_NE(e[0].find("this is a directory"), std::string::npos) << e[0];
+}
+
+// Issue 15: experiment.name is one directory under output_dir, never its parent or itself.
+TEST_F(ConfigTest, ExperimentNameIsOnePlainPathComponent) {
+  for (const std::string bad : {"'.'", "'..'", "a/b", "'../up'", "\"tab\\there\"", "'back\\slash'", "''"}) {
+    const auto e = errors(write("name.yaml", "experiment:\n  name: " + bad + "\n"));
+    ASSERT_EQ(e.size(), 1u) << bad;
+    EXPECT_NE(e[0].find("experiment.name: expected one plain directory name"), std::string::npos) << e[0];
+  }
+  for (const std::string good : {"run-1", "..hidden", "a.b", "x..y"}) {
+    EXPECT_TRUE(errors(write("name.yaml", "experiment:\n  name: '" + good + "'\n")).empty()) << good;
+  }
+}
+
+// Issue 15: ports that replicas would derive must be ports, and the two ranges apart.
+TEST_F(ConfigTest, ReplicaPortsAreChecked) {
+  const auto high = errors(write("p.yaml", "reward:\n  replicas: 4\n  server: {port: 65534}\n"));
+  ASSERT_EQ(high.size(), 1u);
+  EXPECT_NE(high[0].find("reward.server.port: replica ports 65534 to 65537 pass 65535"), std::string::npos) << high[0];
+  const auto overlap = errors(write("o.yaml", "reward:\n  replicas: 3\n  server: {port: 7000, http_port: 7002}\n"));
+  ASSERT_EQ(overlap.size(), 1u);
+  EXPECT_NE(overlap[0].find("reward.server.http_port: the HTTP ports overlap"), std::string::npos) << overlap[0];
+  EXPECT_TRUE(errors(write("ok.yaml", "reward:\n  replicas: 3\n  server: {port: 7000, http_port: 7003}\n")).empty());
 }
 
 TEST_F(ConfigTest, MissingFile) {
