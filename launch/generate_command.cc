@@ -13,11 +13,13 @@
 
 #include "common/core/errors.h"
 #include "common/core/logging.h"
+#include "common/data/json_line.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/chat_template.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
 #include "common/tokenizer/unicode.h"
+#include "launch/generation_limits.h"
 #include "rollout/generation_engine.h"
 #include "rollout/transformer_decoder.h"
 
@@ -25,18 +27,14 @@ namespace gramrl::cli {
 namespace {
 
 std::vector<std::string> readPromptsFile(const std::string& path) {
+  data::checkInputFile(path, "--prompts");
   std::ifstream in(path);
   GRAMRL_CHECK(in.good(), DataError, "{}: cannot open the prompts file", path);
   std::vector<std::string> prompts;
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(fmt::format("{}:{}: not valid JSON: {}", path, number, e.what()));
-    }
+    const nlohmann::json j = data::parseJsonLine(line, fmt::format("{}:{}", path, number));
     GRAMRL_CHECK(j.is_object() && j.contains("prompt") && j["prompt"].is_string(), DataError,
                  "{}:{}: expected an object with a string field \"prompt\"", path, number);
     prompts.push_back(j["prompt"].get<std::string>());
@@ -55,6 +53,9 @@ int runGenerate(const GenerateArgs& args) {
     texts.insert(texts.end(), more.begin(), more.end());
   }
   GRAMRL_CHECK(!texts.empty(), ConfigError, "generate: no prompts (give them as arguments or with --prompts FILE)");
+  GRAMRL_CHECK(args.system.empty() || !args.chat_template.empty(), ConfigError,
+               "generate: --system needs --chat-template (a template name or auto) to put it in; without a "
+               "template the prompt is fed as plain text");
 
   // An explicit --tokenizer; builtin:bytes for builtin:<preset>; the checkpoint's own tokenizer.json,
   // or the spec a gramrl trainer recorded in gramrl_tokenizer.json (tokenizer_source.h).
@@ -91,6 +92,14 @@ int runGenerate(const GenerateArgs& args) {
   for (auto id : tok->specialTokens().stop) opts.stop_token_ids.push_back(id);
   const int64_t slots = std::max<int64_t>(
       args.samples, std::min<int64_t>(args.max_batch, static_cast<int64_t>(prompts.size()) * args.samples));
+  {  // before the KV cache is allocated (issue 15)
+    GenerationSizes sizes;
+    for (const auto& p : prompts) sizes.prompt_tokens.push_back(static_cast<int64_t>(p.size()));
+    sizes.max_new_tokens = args.max_new_tokens;
+    sizes.samples = args.samples;
+    sizes.slots = slots;
+    checkGenerationSizes(model->config(), sizes, availableMemoryBytes());
+  }
   TransformerDecoder decoder(model, slots, longest + args.max_new_tokens);
   GenerationEngine engine(decoder);
 

@@ -16,11 +16,13 @@
 #include "common/checkpoint/file_io.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
+#include "common/data/json_line.h"
 #include "common/data/line_reader.h"
 #include "common/model/presets.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
+#include "launch/generation_limits.h"
 #include "learner/engine/sequence_batch.h"
 #include "reward/gram/best_of_n.h"
 #include "reward/gram/gram_judge.h"
@@ -48,7 +50,7 @@ void checkArgs(const GramEvalArgs& args) {
                args.batch_size);
   GRAMRL_CHECK(args.max_tokens >= 8, ConfigError, "gram eval: --max-tokens must be at least 8, got {}",
                args.max_tokens);
-  GRAMRL_CHECK(args.threads >= 0, ConfigError, "gram eval: --threads must be >= 0, got {}", args.threads);
+  checkThreadCount(args.threads, "gram eval: --threads");  // each thread is real: bounded
   gram::judgeTemplate(args.judge_template);  // throws ConfigError for an unknown name
 }
 
@@ -84,12 +86,7 @@ std::vector<CandidateSet> readCandidateSets(const std::string& path) {
     const std::string source = fmt::format("{}:{}", path, line.number);
     GRAMRL_CHECK(!line.too_long, DataError, "{}: the line is longer than {} bytes", source, kMaxLineBytes);
     if (line.text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line.text);
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(fmt::format("{}: not valid JSON: {}", source, e.what()));
-    }
+    const nlohmann::json row = data::parseJsonLine(line.text, source);  // strict: repeated keys are errors
     GRAMRL_CHECK(row.is_object(), DataError, "{}: expected a JSON object (a row of gramrl world candidates)", source);
     CandidateSet set;
     GRAMRL_CHECK(row.contains("prompt") && row["prompt"].is_string(), DataError,

@@ -4,6 +4,8 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +16,7 @@
 #include "launch/gram_eval_command.h"
 #include "launch/keygen_command.h"
 #include "launch/reward_command.h"
+#include "launch/text_arguments.h"
 #include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
@@ -69,7 +72,9 @@ void addSelftestCommands(CLI::App& app, Action& run) {
   peer->callback([&run, args]() { run = [args]() { return runSelftestPeer(*args); }; });
 }
 
-void addTokenizeCommand(CLI::App& app, Action& run) {
+using Texts = std::shared_ptr<std::vector<std::string>>;  // NOTE [Text arguments are not parsed]
+
+void addTokenizeCommand(CLI::App& app, Action& run, const Texts& texts) {
   auto args = std::make_shared<TokenizeArgs>();
   CLI::App* c = app.add_subcommand(
       "tokenize", "Encode text (or decode ids) with a tokenizer; inputs from the arguments or stdin, one per line");
@@ -82,11 +87,14 @@ void addTokenizeCommand(CLI::App& app, Action& run) {
   c->add_flag("--jsonl", args->jsonl, "One JSON object per input: {\"text\", \"ids\", \"pieces\"}");
   c->add_flag("--no-special-tokens{false}", args->add_special_tokens,
               "Do not add BOS (or what the format adds) to plain inputs");
-  c->add_option("texts", args->texts, "Texts to encode (default: stdin, one per line)");
-  c->callback([&run, args]() { run = [args]() { return runTokenize(*args); }; });
+  c->add_option("texts", args->texts, "Texts to encode, byte for byte (default: stdin, one per line)");
+  c->callback([&run, args, texts]() {
+    args->texts = *texts;
+    run = [args]() { return runTokenize(*args); };
+  });
 }
 
-void addGenerateCommand(CLI::App& app, Action& run) {
+void addGenerateCommand(CLI::App& app, Action& run, const Texts& texts) {
   auto args = std::make_shared<GenerateArgs>();
   CLI::App* c = app.add_subcommand("generate", "Sample from a checkpoint or a built-in tiny model");
   c->add_option("-m,--model", args->model, "Hugging Face checkpoint directory or builtin:<preset>")
@@ -112,8 +120,11 @@ void addGenerateCommand(CLI::App& app, Action& run) {
       ->check(CLI::Range(1, 4096));
   c->add_flag("--jsonl", args->jsonl, "One JSON object per completion");
   c->add_flag("--stream", args->stream, "Print tokens as they are sampled (one prompt, one sample)");
-  c->add_option("prompts", args->prompts, "Prompts");
-  c->callback([&run, args]() { run = [args]() { return runGenerate(*args); }; });
+  c->add_option("prompts", args->prompts, "Prompts, byte for byte");
+  c->callback([&run, args, texts]() {
+    args->prompts = *texts;
+    run = [args]() { return runGenerate(*args); };
+  });
 }
 
 void addTrainCommands(CLI::App& app, Action& run) {
@@ -191,7 +202,8 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
   e->add_option("--max-tokens", eval->max_tokens, "Longest judge input")->capture_default_str();
-  e->add_option("--threads", eval->threads, "CPU threads (0: all cores)")->capture_default_str();
+  e->add_option("--threads", eval->threads, "CPU threads (0: all cores; at most 4 x the cores)")
+      ->capture_default_str();
   e->add_option("--best-of-n", eval->best_of_n,
                 "Best-of-n gold-reward curves on these candidate sets (gramrl world candidates) vs oracle and random");
   e->add_option("--n-max", eval->n_max, "Largest n of the best-of-n curve (n = 1, 2, 4, ..., n-max)")
@@ -235,7 +247,8 @@ void addRewardCommands(CLI::App& app, Action& run) {
   score->add_option("--out", score_args->out, "Write the scored items here (atomically); default: stdout");
   score->add_option("--endpoint", score_args->endpoints,
                     "tcp://host:port of a replica (repeatable); default: the config's");
-  score->add_option("--batch", score_args->batch, "Items per request")->check(CLI::PositiveNumber);
+  score->add_option("--batch", score_args->batch, "Items per request (at most reward.server.max_request_items)")
+      ->capture_default_str();
   score->callback([&run, score_args, score_positional]() {
     score_args->config = score_positional->front();
     score_args->overrides.assign(score_positional->begin() + 1, score_positional->end());
@@ -326,16 +339,25 @@ int main(int argc, char** argv) {
   gramrl::cli::Action run;
   gramrl::cli::addConfigCommands(app, run);
   gramrl::cli::addSelftestCommands(app, run);
-  gramrl::cli::addTokenizeCommand(app, run);
-  gramrl::cli::addGenerateCommand(app, run);
+  auto texts = std::make_shared<std::vector<std::string>>();
+  gramrl::cli::addTokenizeCommand(app, run, texts);
+  gramrl::cli::addGenerateCommand(app, run, texts);
   gramrl::cli::addTrainCommands(app, run);
   gramrl::cli::addGramCommands(app, run);
   gramrl::cli::addRewardCommands(app, run);
   gramrl::cli::addWorkerCommands(app, run);
   gramrl::cli::addRlhfCommand(app, run);
   gramrl::cli::addWorldCommands(app, run);
+  // NOTE [Text arguments are not parsed]: CLI11 sees the options, never the texts.
+  std::vector<std::string> args(argv, argv + argc);
+  for (const char* name : {"tokenize", "generate"}) {
+    auto taken = gramrl::cli::takeTextArguments(args, app, name);
+    if (!taken.empty()) *texts = std::move(taken);
+  }
+  std::vector<const char*> arg_ptrs;
+  for (const auto& a : args) arg_ptrs.push_back(a.c_str());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -15,6 +15,7 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
+#include "common/data/json_line.h"
 #include "launch/local_launcher.h"
 #include "reward/backends/backend_registry.h"
 #include "reward/service/reward_client.h"
@@ -74,7 +75,8 @@ namespace {
 using OrderedJson = nlohmann::ordered_json;
 
 struct ScoreItem {
-  OrderedJson row;  // written back with "score" added, keys in input order
+  int64_t line = 0;  // in --data, for errors about the item
+  OrderedJson row;   // written back with "score" added, keys in input order
   reward::PointwiseItem item;
 };
 
@@ -93,6 +95,7 @@ std::string textField(const OrderedJson& row, const char* key, bool required, bo
 }
 
 std::vector<ScoreItem> readScoreItems(const std::string& path) {
+  data::checkInputFile(path, "--data");  // a directory opens, then fails as a "read error"
   std::ifstream in(path);
   GRAMRL_CHECK(in.is_open(), DataError, "--data {}: cannot open the file", path);
   std::vector<ScoreItem> items;
@@ -101,15 +104,17 @@ std::vector<ScoreItem> readScoreItems(const std::string& path) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", path, number);
     ScoreItem item;
-    try {
-      item.row = OrderedJson::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw DataError(fmt::format("{}: not valid JSON: {}", where, e.what()));
-    }
+    item.line = number;
+    data::parseJsonLine(line, where);  // strict (a repeated key, a NUL byte); then again keeping key order
+    item.row = OrderedJson::parse(line);
     GRAMRL_CHECK(item.row.is_object(), DataError, "{}: expected a JSON object with prompt and response, got {}", where,
                  item.row.type_name());
     GRAMRL_CHECK(!item.row.contains("score"), DataError, "{}: the item already has a 'score' field", where);
     item.item.prompt = textField(item.row, "prompt", true, false, where);
+    GRAMRL_CHECK(!item.row.contains("chosen") && !item.row.contains("rejected"), DataError,
+                 "{}: the item has 'chosen'/'rejected' as well as 'response'; reward score takes one response per "
+                 "item (split a pair into two items)",
+                 where);
     item.item.response = textField(item.row, "response", true, false, where);
     item.item.reference = textField(item.row, "reference", false, false, where);
     item.item.label = textField(item.row, "label", false, true, where);
@@ -119,15 +124,51 @@ std::vector<ScoreItem> readScoreItems(const std::string& path) {
   return items;
 }
 
+// "<file>:<line>: <message>" for the item a request error names ("pointwise[3]"), else the lines
+// of the whole request.
+std::string describeItems(const std::string& path, const std::vector<ScoreItem>& items, size_t begin, size_t end,
+                          const std::string& message) {
+  const std::string tag = "pointwise[";
+  if (const auto at = message.find(tag); at != std::string::npos) {
+    size_t k = 0, i = at + tag.size();
+    bool digits = false;
+    for (; i < message.size() && message[i] >= '0' && message[i] <= '9' && k < items.size(); ++i, digits = true) {
+      k = k * 10 + static_cast<size_t>(message[i] - '0');
+    }
+    if (digits && i < message.size() && message[i] == ']' && begin + k < end) {
+      return fmt::format("{}:{}: {}", path, items[begin + k].line, message);
+    }
+  }
+  return fmt::format("{}:{}-{} (items {} to {}): {}", path, items[begin].line, items[end - 1].line, begin + 1, end,
+                     message);
+}
+
 }  // namespace
 
 int runRewardScore(const RewardScoreArgs& args) {
   log::setIdentity("reward-score");
-  GRAMRL_CHECK(args.batch >= 1, ConfigError, "--batch: expected a positive number of items, got {}", args.batch);
   const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  const int64_t most = config.reward.server.max_request_items;
+  GRAMRL_CHECK(args.batch >= 1 && args.batch <= most, ConfigError,
+               "--batch: expected 1 to {} items per request (the server's reward.server.max_request_items), got {}",
+               most, args.batch);
+  for (const auto& endpoint : args.endpoints) reward::validateEndpoint(endpoint, "--endpoint");
   std::vector<ScoreItem> items = readScoreItems(args.data);
   transport::ZmqContext context;
   reward::RewardClient client(context, reward::RewardClientOptions::fromConfig(config, args.endpoints));
+  {  // ZeroMQ retries a refused connect silently: say at once when no replica is there at all.
+    std::string refused;
+    for (const auto& endpoint : client.endpoints()) {
+      const std::string why = reward::probeTcpEndpoint(endpoint, std::chrono::seconds(2));
+      if (why.empty()) {
+        refused.clear();
+        break;
+      }
+      refused += fmt::format("{}{}: {}", refused.empty() ? "" : "; ", endpoint, why);
+    }
+    GRAMRL_CHECK(refused.empty(), Disconnected,
+                 "no reward server to score with ({}); is `gramrl reward serve` running there?", refused);
+  }
   std::string endpoints;
   for (const auto& endpoint : client.endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + endpoint;
   log::info("scoring {} item(s) from {} in requests of <= {} on {}{}", items.size(), args.data, args.batch, endpoints,
@@ -141,7 +182,13 @@ int runRewardScore(const RewardScoreArgs& args) {
     reward::ScoreRequest request;
     request.kind = reward::RequestKind::kPointwise;
     for (size_t i = begin; i < end; ++i) request.pointwise.push_back(items[i].item);
-    const reward::ScoreReply reply = client.score(request);
+    reward::ScoreReply reply;
+    try {
+      reply = client.score(request);
+    } catch (const DataError& e) {
+      // The server's message names an item by its index in the request; the user needs file:line.
+      throw DataError(describeItems(args.data, items, begin, end, e.what()));
+    }
     for (size_t i = begin; i < end; ++i) items[i].row["score"] = reply.scores[i - begin];
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_progress) {

@@ -12,6 +12,7 @@
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
 #include "launch/role_plan.h"
+#include "launch/run_inputs.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -26,11 +27,12 @@ int runRlhf(const RlhfArgs& args) {
   GRAMRL_CHECK(config.launch.mode == "local", ConfigError,
                "launch.mode: slurm is not built yet; run with launch.mode=local on one machine");
   const fs::path run_dir = fs::path(config.experiment.output_dir) / config.experiment.name;
+  // NOTE [Resume checks what was trained on]: refuses changed inputs, keeps earlier configs.
+  prepareRunDirectory(run_dir.string(), config, toYaml(config));
   std::error_code ec;
   fs::create_directories(run_dir / "logs", ec);
   GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", run_dir.string(), ec.message());
   const std::string config_path = (run_dir / "config.yaml").string();
-  checkpoint::writeFileAtomically(config_path, toYaml(config));
 
   const auto& rdzv = config.launch.rendezvous;
   auto store = Rendezvous::host(RendezvousAddress{rdzv.host, static_cast<uint16_t>(rdzv.port)},
@@ -74,8 +76,8 @@ int runRlhf(const RlhfArgs& args) {
               (run_dir / "summary.json").string(), (run_dir / "metrics.jsonl").string());
     return 0;
   }
-  log::error("rlhf stopped ({} exited with code {}); rerun the same command to resume from the last checkpoint",
-             result.failed.empty() ? "a signal" : result.failed, result.exit_code);
+  log::error("rlhf stopped ({} exited with code {}); {}", result.failed.empty() ? "a signal" : result.failed,
+             result.exit_code, adviceAfterFailure(result.exit_code));
   return result.exit_code == 0 ? 1 : result.exit_code;
 }
 

@@ -66,6 +66,10 @@ void printEncoding(const tokenizer::Tokenizer& tok, const std::string& text, con
 }  // namespace
 
 int runTokenize(const TokenizeArgs& args, std::istream& in, std::ostream& out) {
+  // A system message has no place in plain text: ignoring it would encode other text than asked.
+  GRAMRL_CHECK(args.system.empty() || !args.chat_template.empty(), ConfigError,
+               "tokenize: --system needs --chat-template (a template name or auto) to put it in; without a "
+               "template the input is encoded as plain text");
   const std::unique_ptr<tokenizer::Tokenizer> tok = tokenizer::loadTokenizer(args.tokenizer);
   std::string chat_template = args.chat_template;
   if (chat_template == "auto") {

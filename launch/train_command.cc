@@ -11,6 +11,7 @@
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
+#include "launch/run_inputs.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -23,11 +24,9 @@ int runTrain(const TrainArgs& args) {
   GRAMRL_CHECK(config.launch.mode == "local", ConfigError,
                "launch.mode: `gramrl train` runs on this machine (local); Slurm jobs come with the RLHF pipeline");
   const fs::path run_dir = fs::path(config.experiment.output_dir) / config.experiment.name;
-  std::error_code ec;
-  fs::create_directories(run_dir / "logs", ec);
-  GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", run_dir.string(), ec.message());
+  // NOTE [Resume checks what was trained on]: refuses changed inputs, keeps earlier configs.
+  const int64_t attempt = prepareRunDirectory(run_dir.string(), config, toYaml(config));
   const std::string config_path = (run_dir / "config.yaml").string();
-  checkpoint::writeFileAtomically(config_path, toYaml(config));
 
   const auto& rdzv = config.launch.rendezvous;
   auto store = Rendezvous::host(RendezvousAddress{rdzv.host, static_cast<uint16_t>(rdzv.port)},
@@ -53,7 +52,8 @@ int runTrain(const TrainArgs& args) {
     if (r > 0) spec.log_file = (run_dir / "logs" / (spec.name + ".log")).string();
     specs.push_back(std::move(spec));
   }
-  log::info("{} training in {}: {} learner rank(s), rendezvous {}", args.algorithm, run_dir.string(), ranks, address);
+  log::info("{} training in {} (attempt {}): {} learner rank(s), rendezvous {}", args.algorithm, run_dir.string(),
+            attempt, ranks, address);
   // <run_dir>/processes.json: which pid is which rank, for whoever has to debug the run.
   auto record = [&](const std::vector<std::pair<std::string, pid_t>>& pids) {
     nlohmann::json j = nlohmann::json::array();
@@ -65,8 +65,8 @@ int runTrain(const TrainArgs& args) {
     log::info("finished: metrics in {}, checkpoints in {}", (run_dir / "metrics.jsonl").string(),
               (run_dir / "checkpoints").string());
   } else {
-    log::error("training failed ({} exited with code {}); rerun the same command to resume from the last checkpoint",
-               result.failed.empty() ? "a signal" : result.failed, result.exit_code);
+    log::error("training failed ({} exited with code {}): {}", result.failed.empty() ? "a signal" : result.failed,
+               result.exit_code, adviceAfterFailure(result.exit_code));
   }
   return result.exit_code;
 }

@@ -13,6 +13,7 @@
 
 #include "common/checkpoint/file_io.h"
 #include "common/core/errors.h"
+#include "common/data/json_line.h"
 #include "common/world/world.h"
 
 namespace gramrl::cli {
@@ -108,13 +109,8 @@ int runWorldGenerate(const WorldGenerateArgs& args, std::ostream& out) {
 
 int runWorldGenerate(const WorldGenerateArgs& args) {
   if (args.out.empty() || args.out == "-") return runWorldGenerate(args, std::cout);
+  data::checkOutputFile(args.out, "world generate -o");  // before the work, not at the rename
   const auto rows = generateRows(args);
-  const std::filesystem::path parent = std::filesystem::path(args.out).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    GRAMRL_CHECK(!ec, SystemError, "cannot create directory {} for {}: {}", parent.string(), args.out, ec.message());
-  }
   checkpoint::AtomicFileWriter writer(args.out);
   emit(args, rows, [&](const std::string& line) { writer.write(line); });
   writer.commit();
@@ -133,13 +129,10 @@ int runWorldScore(const WorldScoreArgs& args, std::istream& in, std::ostream& ou
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", source, number);
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(fmt::format("{}: not valid JSON: {}", where, e.what()));
-    }
+    const nlohmann::json row = data::parseJsonLine(line, where);
     GRAMRL_CHECK(row.is_object(), DataError, "{}: expected a JSON object", where);
+    GRAMRL_CHECK(!(row.contains("response") && (row.contains("chosen") || row.contains("rejected"))), DataError,
+                 "{}: the row has both \"response\" and \"chosen\"/\"rejected\"; keep one shape", where);
     const std::string prompt = stringField(row, "prompt", where);
     world::Task task;
     try {
@@ -189,6 +182,7 @@ int runWorldScore(const WorldScoreArgs& args, std::istream& in, std::ostream& ou
 
 int runWorldScore(const WorldScoreArgs& args) {
   if (args.in.empty() || args.in == "-") return runWorldScore(args, std::cin, std::cout);
+  data::checkInputFile(args.in, "world score");  // a directory opens, and reads as 0 rows
   std::ifstream in(args.in);
   GRAMRL_CHECK(in.good(), DataError, "world score: cannot open {}", args.in);
   return runWorldScore(args, in, std::cout);
@@ -233,12 +227,7 @@ int runWorldCandidates(const WorldCandidatesArgs& args, std::istream& in, std::o
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = fmt::format("{}:{}", source, number);
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(fmt::format("{}: not valid JSON: {}", where, e.what()));
-    }
+    const nlohmann::json row = data::parseJsonLine(line, where);
     GRAMRL_CHECK(row.is_object(), DataError, "{}: expected a JSON object (a row of gramrl generate --jsonl)", where);
     const int64_t prompt_index = intField(row, "prompt_index", where);
     const int64_t sample_index = intField(row, "sample_index", where);
@@ -317,10 +306,13 @@ int runWorldCandidates(const WorldCandidatesArgs& args) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (!args.in.empty() && args.in != "-") {
+    data::checkInputFile(args.in, "world candidates");
     file.open(args.in);
     GRAMRL_CHECK(file.good(), DataError, "world candidates: cannot open {}", args.in);
     in = &file;
   }
+  if (!args.out.empty() && args.out != "-") data::checkOutputFile(args.out, "world candidates -o");
+  if (!args.pairs_out.empty() && args.pairs_out != "-") data::checkOutputFile(args.pairs_out, "--pairs-out");
   std::ostringstream candidates, pairs;
   runWorldCandidates(args, *in, candidates, args.pairs_out.empty() ? nullptr : &pairs);
   writeText(args.out, candidates.str(), std::cout);

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include <fmt/core.h>
+
+#include "common/config/yaml_guard.h"
 // yaml-cpp 0.7's node/impl.h trips GCC 12's -Wdangling-pointer on code that is correct.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
@@ -80,7 +82,13 @@ ConfigNode convert(const YAML::Node& node, const std::string& file, const std::s
 std::string readFile(const std::string& path, std::vector<ConfigIssue>& issues) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    issues.push_back({"", "cannot read config: no such file", SourceLocation{path}});
+    const bool is_dir = std::filesystem::is_directory(path, ec);
+    const bool exists = is_dir || std::filesystem::exists(path, ec);
+    issues.push_back({"",
+                      is_dir    ? "cannot read config: this is a directory; give the path of a YAML file in it"
+                      : exists ? "cannot read config: not a regular file"
+                               : "cannot read config: no such file",
+                      SourceLocation{path}});
     return {};
   }
   const auto size = std::filesystem::file_size(path, ec);
@@ -159,8 +167,11 @@ ConfigNode loadWithBases(const std::string& path, std::vector<std::string>& chai
     if (base_path.is_relative()) base_path = std::filesystem::path(path).parent_path() / base_path;
     std::error_code exists_ec;
     if (!std::filesystem::is_regular_file(base_path, exists_ec)) {
-      issues.push_back(
-          {"extends", fmt::format("cannot read base config {}: no such file", base_path.string()), base_ref->location});
+      const bool is_dir = std::filesystem::is_directory(base_path, exists_ec);
+      issues.push_back({"extends",
+                        fmt::format("cannot read base config {}: {}", base_path.string(),
+                                    is_dir ? "this is a directory, not a YAML file" : "no such file"),
+                        base_ref->location});
     } else {
       result = loadWithBases(base_path.string(), chain, issues);
     }
@@ -242,6 +253,8 @@ bool ConfigNode::erase(const std::string& key) {
 }
 
 ConfigNode parseYaml(const std::string& text, const std::string& file_name, std::vector<ConfigIssue>& issues) {
+  // Bounds the work below before any alias is expanded (NOTE [YAML document limits]).
+  if (!checkYamlText(text, file_name, issues)) return {};
   YAML::Node root;
   try {
     root = YAML::Load(text);

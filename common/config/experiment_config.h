@@ -25,6 +25,7 @@ struct ExperimentOptions {
   int64_t seed = 1234;
   std::string output_dir = "runs";
   std::string log_level = "info";
+  bool check_resume_inputs = true;  // NOTE [Resume checks what was trained on] (launch/run_inputs.h)
 
   template <class V>
   void visit(V& v) {
@@ -32,8 +33,12 @@ struct ExperimentOptions {
     v.field(seed, "seed", "Seed for every random stream (data order, init, sampling).", Range::atLeast(0));
     v.field(output_dir, "output_dir", "Directory for checkpoints, metrics and logs.");
     v.field(log_level, "log_level", "Least severe log level printed.", Choices{{"debug", "info", "warn", "error"}});
-    v.require(!name.empty() && name.find('/') == std::string::npos, "name",
-              "expected a non-empty name without '/', got '" + name + "'");
+    v.field(check_resume_inputs, "check_resume_inputs",
+            "A rerun that would resume from checkpoints refuses when the training data or the resolved config "
+            "differ from what they were trained on; false resumes anyway (and records the new inputs).");
+    v.require(isPlainPathComponent(name), "name",
+              "expected one plain directory name (not empty, '.' or '..'; no '/', '\\' or control characters), "
+              "got '" + name + "'");
   }
 };
 
@@ -191,6 +196,17 @@ struct RewardOptions {
     v.section(server, "server", "The reward server (gramrl reward serve).");
     v.require(backend != "composite" || !composite.components.empty(), "backend",
               "backend: composite needs reward.composite.components (e.g. [gram, rule:length]) and weights");
+    // Replica i binds port + i and http_port + i: every one must be a port, and the two ranges apart.
+    v.require(server.port == 0 || server.port + replicas - 1 <= 65535, "server.port",
+              "replica ports " + std::to_string(server.port) + " to " + std::to_string(server.port + replicas - 1) +
+                  " pass 65535; lower reward.server.port or reward.replicas");
+    v.require(server.http_port == 0 || server.http_port + replicas - 1 <= 65535, "server.http_port",
+              "replica HTTP ports " + std::to_string(server.http_port) + " to " +
+                  std::to_string(server.http_port + replicas - 1) + " pass 65535");
+    v.require(server.port == 0 || server.http_port == 0 || server.http_port + replicas <= server.port ||
+                  server.port + replicas <= server.http_port,
+              "server.http_port", "the HTTP ports overlap the ZeroMQ ports (reward.server.port + 0.." +
+                                      std::to_string(replicas - 1) + ")");
   }
 };
 

@@ -32,6 +32,17 @@
 
 namespace gramrl {
 
+// A name that is used as one directory under another (experiment.name under output_dir): not
+// empty, not "." or "..", and without '/', '\\' or control characters, so that it can never point
+// outside its parent or at the parent itself (issue 15: `name: ..` wrote into output_dir's parent).
+inline bool isPlainPathComponent(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  for (const char c : name) {
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
 // A numeric constraint; open ends exclude the bound.
 struct Range {
   double lo = 0;

@@ -110,6 +110,12 @@ PreferencePair parsePreferencePair(const nlohmann::json& json, const std::string
   const nlohmann::json* chosen = row.find("chosen");
   const nlohmann::json* rejected = row.find("rejected");
   if (chosen || rejected) {
+    // Two shapes at once: reading it as either one would drop the other without a word.
+    if (row.has("response") || row.has("completion")) {
+      row.fail(row.has("response") ? "response" : "completion",
+               "the row has both a single response and 'chosen'/'rejected'; keep 'chosen' and 'rejected' for a "
+               "preference pair, or only the response for a scored response");
+    }
     if (!chosen) row.fail("chosen", "required field is missing ('rejected' is present)");
     if (!rejected) row.fail("rejected", "required field is missing ('chosen' is present)");
     for (auto [value, field] : {std::pair{chosen, "chosen"}, std::pair{rejected, "rejected"}}) {
@@ -228,6 +234,9 @@ Demonstration parseDemonstration(const nlohmann::json& json, const std::string& 
   std::string_view key;
   const nlohmann::json* response = row.findFirst({"response", "completion"}, &key);
   Prompt prompt;
+  if (response && (row.has("chosen") || row.has("rejected"))) {
+    row.fail(key, "the row has both a single response and 'chosen'/'rejected'; a demonstration has only the response");
+  }
   if (response) {
     SplitConversation split = responseField(row, *response, std::string(key));
     prompt = response->is_string()

@@ -5,6 +5,7 @@
 #include "common/checkpoint/file_io.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
+#include "common/data/json_line.h"
 #include "common/data/json_row.h"
 #include "common/data/line_reader.h"
 
@@ -15,32 +16,8 @@ constexpr size_t kMaxReportedErrors = 20;
 
 bool isBlank(const std::string& text) { return text.find_first_not_of(" \t\r\f\v") == std::string::npos; }
 
-// nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
-// becomes "invalid JSON at column 5: syntax error ..." (the line is ours, not nlohmann's).
-std::string describeParseError(const nlohmann::json::exception& e) {
-  std::string_view what = e.what();
-  if (const size_t close = what.find("] "); what.rfind("[json.exception", 0) == 0 && close != what.npos) {
-    what.remove_prefix(close + 2);
-  }
-  if (const size_t column = what.find("column "); what.rfind("parse error at line", 0) == 0 && column != what.npos) {
-    const size_t colon = what.find(": ", column);
-    if (colon != what.npos) {
-      return fmt::format("invalid JSON at {}: {}", what.substr(column, colon - column), what.substr(colon + 2));
-    }
-  }
-  return fmt::format("invalid JSON: {}", what);
-}
-
 nlohmann::json parseLine(const std::string& text, const std::string& source) {
-  // nlohmann stops at a NUL byte as if the input ended, so "{...}\0junk" would parse.
-  if (const size_t nul = text.find('\0'); nul != std::string::npos) {
-    throw DataError(fmt::format("{}: invalid JSON: NUL byte at column {}", source, nul + 1));
-  }
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw DataError(fmt::format("{}: {}", source, describeParseError(e)));
-  }
+  return parseJsonLine(text, source);  // strict: a repeated key or a NUL byte is an error
 }
 
 // The loop shared by the four readers: lines -> JSON objects -> `parse`, with the error policy

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/core/errors.h"
+#include "common/data/json_line.h"
 #include "common/data/line_reader.h"
 
 namespace gramrl::gram {
@@ -41,12 +42,7 @@ std::vector<EvalPair> readEvalPairs(const std::string& path) {
     const std::string source = fmt::format("{}:{}", path, line.number);
     GRAMRL_CHECK(!line.too_long, DataError, "{}: the line is longer than {} bytes", source, kMaxLineBytes);
     if (line.text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    nlohmann::json row;
-    try {
-      row = nlohmann::json::parse(line.text);
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(fmt::format("{}: not valid JSON: {}", source, e.what()));
-    }
+    const nlohmann::json row = data::parseJsonLine(line.text, source);  // strict: repeated keys are errors
     EvalPair p;
     p.pair = data::parsePreferencePair(row, source);
     p.contains_correct = containsCorrect(row, source);

@@ -101,7 +101,14 @@ ScoreRequest parseGetRewardBody(std::string_view body, const RequestLimits& limi
     }
     // NOTE [OpenRLHF items as pointwise items] in the header.
     std::string& text = q.get_ref<std::string&>();
-    if (!item.prompt.empty() && text.compare(0, item.prompt.size(), item.prompt) == 0) {
+    if (prompts != nullptr && text.compare(0, item.prompt.size(), item.prompt) != 0) {
+      size_t at = 0;
+      while (at < text.size() && at < item.prompt.size() && text[at] == item.prompt[at]) ++at;
+      throw DataError(fmt::format("query[{}]: does not start with prompts[{}] (they differ from byte {}), so the "
+                                  "response cannot be told apart; send query = prompt + response",
+                                  i, i, at));
+    }
+    if (prompts != nullptr) {
       item.response = text.substr(item.prompt.size());
     } else {
       item.response = std::move(text);
@@ -210,6 +217,7 @@ struct HttpRewardEndpoint::Core : std::enable_shared_from_this<Core> {
   bool stopping = false;                                          // guarded by mu
   uint64_t next_id = 0;                                           // guarded by mu
   std::unordered_map<uint64_t, std::weak_ptr<Session>> sessions;  // open connections; guarded by mu
+  std::unordered_map<std::string, size_t> per_address;            // open connections by peer; guarded by mu
 
   std::mutex stop_mu;    // serialises stop()
   bool stopped = false;  // guarded by stop_mu
@@ -231,10 +239,14 @@ using Core = HttpRewardEndpoint::Core;
 // One connection. Every member function runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Core* core, uint64_t id, tcp::socket socket) : core_(core), id_(id), stream_(std::move(socket)) {}
+  Session(Core* core, uint64_t id, std::string address, tcp::socket socket)
+      : core_(core), id_(id), address_(std::move(address)), stream_(std::move(socket)) {}
   ~Session() {
     std::lock_guard<std::mutex> lock(core_->mu);
     core_->sessions.erase(id_);
+    if (auto it = core_->per_address.find(address_); it != core_->per_address.end() && --it->second == 0) {
+      core_->per_address.erase(it);
+    }
     core_->cv.notify_all();
   }
 
@@ -265,6 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Core* core_;
   const uint64_t id_;
+  const std::string address_;  // the peer's address, for max_connections_per_address
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -303,7 +316,7 @@ void Session::readHeader() {
   parser_.emplace();
   parser_->header_limit(kMaxHeaderBytes);
   parser_->body_limit(core_->options.max_body_bytes);
-  stream_.expires_after(core_->options.io_timeout);
+  stream_.expires_after(core_->options.header_timeout);  // NOTE [Slow clients]
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&Session::onHeader, shared_from_this()));
 }
@@ -528,15 +541,24 @@ void Core::onAccept(beast::error_code ec, tcp::socket socket) {
   }
   std::shared_ptr<Session> session;
   {
+    beast::error_code peer_ec;
+    const auto peer = socket.remote_endpoint(peer_ec);
+    const std::string address = peer_ec ? std::string("?") : peer.address().to_string();
     std::lock_guard<std::mutex> lock(mu);
     if (stopping) return;  // `socket` closes here
+    size_t& from_address = per_address[address];
     if (sessions.size() >= options.max_connections) {
       log::warn("reward http: {} connections open; refusing one more", sessions.size());
+    } else if (from_address >= options.max_connections_per_address) {
+      // NOTE [Slow clients]; debug, not warn: a flood would flood the log too.
+      log::debug("reward http: {} connections from {}; refusing one more", from_address, address);
     } else {
       const uint64_t id = next_id++;
-      session = std::make_shared<Session>(this, id, std::move(socket));
+      ++from_address;
+      session = std::make_shared<Session>(this, id, address, std::move(socket));
       sessions.emplace(id, session);
     }
+    if (from_address == 0) per_address.erase(address);
   }
   if (session) session->start();
   startAccept();

@@ -35,15 +35,24 @@
 //   not the bare question PointwiseItem documents; a GRAM backend then judges a templated
 //   question (a known difference; OpenRLHF does not send the bare question).
 // - response = query[i] with the prompt removed when query[i] starts with prompts[i] byte for
-//   byte (the usual case: query is decode(prompt tokens + response tokens)). Otherwise (a
-//   tokenizer whose decode does not reproduce the prompt's text exactly, or no prompts) the
-//   whole query[i] is the response: the model then sees the prompt text twice but still gets
-//   the whole response, where guessing a cut could drop part of it. Special-token text (the
-//   EOS string) stays in the response: this endpoint does not know the policy's tokenizer.
+//   byte (the usual case: query is decode(prompt tokens + response tokens)). Without prompts the
+//   whole query[i] is the response. A query that does not start with its prompt (a tokenizer
+//   whose decode does not reproduce the prompt's text exactly, or items out of step) is a 400
+//   naming the index and the first differing byte: scoring it anyway, as the whole query, gave
+//   rewards near 0 with nothing to say why (issue 15). Special-token text (the EOS string) stays
+//   in the response: this endpoint does not know the policy's tokenizer.
 // - label = reference = labels[i] ("" without labels; a number or boolean label becomes its
 //   JSON text, e.g. 42 -> "42"). A GRAM backend compares the response against a reference
 //   response, and OpenRLHF's API has one per-sample field for ground truth, so the label is
 //   passed as both; rule backends read label, GRAM reads reference.
+//
+// NOTE [Slow clients]
+// A client that sends its header a byte at a time (or not at all) holds a connection. Three
+// bounds keep such clients from locking others out: a header must arrive within header_timeout
+// (on a new connection and between keep-alive requests), a body within io_timeout, and one peer
+// address may hold at most max_connections_per_address connections (of max_connections in all),
+// so slow clients from one address cannot take every slot. The limits are in
+// docs/input-limits.md; tests/reward/http holds slow clients against a normal one.
 //
 // NOTE [HTTP endpoint status codes]
 // 200 {"rewards", "scores"}; 400 {"error"} for malformed JSON, wrong types, list lengths that
@@ -87,8 +96,13 @@ struct HttpEndpointOptions {
   int io_threads = 2;
   // Connections held at once; the accept loop closes any beyond this at once.
   size_t max_connections = 1024;
-  // Reading one request (header and body) and writing one response must each finish within
-  // this, so a slow or stalled client holds only its own connection.
+  // Connections held at once from one peer address (NOTE [Slow clients]).
+  size_t max_connections_per_address = 64;
+  // An idle keep-alive connection must start, and finish, the header of its next request within
+  // this; a new connection likewise (NOTE [Slow clients]).
+  std::chrono::milliseconds header_timeout{10000};
+  // Reading one request's body and writing one response must each finish within this, so a slow
+  // or stalled client holds only its own connection.
   std::chrono::milliseconds io_timeout{30000};
   // Deadline put on each ScoreRequest (OpenRLHF's client gives up after 180 s); 0 = none.
   std::chrono::milliseconds score_deadline{180000};

@@ -28,6 +28,11 @@ struct RewardClientOptions {
   // (NOTE [CurveZMQ] in common/transport/curve.h); the client's DEALERs then speak CURVE. Empty:
   // plain ZeroMQ (which a CURVE server never answers).
   std::string curve_keys_dir;
+  // The servers' request limits (reward.server.max_request_items, max_request_mb). When set,
+  // score() refuses a larger request at once with a DataError naming the key, instead of sending
+  // it: a message far over the server's ZeroMQ limit is dropped by libzmq with the connection, so
+  // no error reply could come back and the client would wait out every attempt (issue 15).
+  std::optional<RequestLimits> request_limits;
 
   // Endpoints tcp://<host>:<reward.server.port + i> for i < reward.replicas (host: bind_host, or
   // 127.0.0.1 when the servers bind every interface); retries from launch.transport
@@ -52,10 +57,22 @@ struct RewardClientStats {
 // (DEADLINE_EXCEEDED ends as Timeout, SHUTTING_DOWN as Disconnected); DataError for a request
 // the server refused as malformed, too large or unsupported, or that its backend could not
 // score (with the server's message); ProtocolError for an invalid reply.
+// Throws ConfigError unless `endpoint` is tcp://host:port with a port in 1..65535, ipc://path or
+// inproc://name; `what` names where it came from ("--endpoint").
+void validateEndpoint(const std::string& endpoint, const std::string& what);
+
+// A TCP connect to a tcp:// endpoint within `timeout`: "" when something accepts it (or the
+// endpoint is not tcp://), else why not ("connection refused"). ZeroMQ retries a refused connect
+// silently, so a command that meets no server at all would otherwise learn it only after every
+// attempt timed out. Does not throw.
+std::string probeTcpEndpoint(const std::string& endpoint, std::chrono::milliseconds timeout);
+
 class RewardClient {
  public:
   // Throws ConfigError (naming the path) when options.curve_keys_dir lacks a key file or holds a
-  // bad key, or libzmq has no CURVE. Does not connect (sockets are made on first use).
+  // bad key, or libzmq has no CURVE, and for an endpoint that is not tcp://host:port (port 1 to
+  // 65535), ipc://path or inproc://name (validateEndpoint). Does not connect (sockets are made on
+  // first use).
   RewardClient(transport::ZmqContext& context, RewardClientOptions options);
 
   ScoreReply score(const ScoreRequest& request);

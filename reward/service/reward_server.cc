@@ -145,16 +145,23 @@ RewardServerStats RewardServer::stats() const {
   return s;
 }
 
+// NOTE [Count before replying]
+// A counter that describes a reply is updated before the reply is sent, never after: once the
+// bytes are on the socket the peer may read them and look at stats() (a test, a health probe)
+// before this thread runs again, and would see the count one short. A reply that then cannot be
+// sent moves from its counter to dropped_replies, so the counts may be briefly one too high,
+// never too low once the peer holds its answer.
 void RewardServer::sendReply(const std::string& peer, transport::OutgoingMessage&& message, ReplyKind kind) {
+  std::atomic<uint64_t>& counter =
+      kind == ReplyKind::kError ? stats_->errors : kind == ReplyKind::kPong ? stats_->pongs : stats_->scored;
+  ++counter;
   try {
     // A ROUTER send only waits when the peer's queue is full (a client that stopped reading).
-    if (router_.sendTo(peer, std::move(message), transport::deadlineAfter(std::chrono::seconds(1)))) {
-      ++(kind == ReplyKind::kError ? stats_->errors : kind == ReplyKind::kPong ? stats_->pongs : stats_->scored);
-      return;
-    }
+    if (router_.sendTo(peer, std::move(message), transport::deadlineAfter(std::chrono::seconds(1)))) return;
   } catch (const Disconnected&) {
     // The peer is gone (NOTE [Replies back to the socket owner]); below.
   }
+  --counter;
   ++stats_->dropped_replies;
   log::debug("reward server: dropped a reply to a peer that is gone");
 }
@@ -167,8 +174,8 @@ void RewardServer::flushReplies() {
     replies.swap(inbox_->replies);
   }
   for (auto& reply : replies) {
+    --stats_->in_flight;  // NOTE [Count before replying]
     sendReply(reply.peer, std::move(reply.message), reply.is_error ? ReplyKind::kError : ReplyKind::kScore);
-    --stats_->in_flight;
   }
 }
 

@@ -49,10 +49,6 @@ int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory 
   log::info("reward replica {}: backend {} on {} device worker(s), batches of <= {} items / {} tokens, wait {} ms",
             replica, batcher.backendName(), server_options.devices.size(), server_options.max_batch_items,
             server_options.max_batch_tokens, server_options.max_wait_ms);
-  if (on_bound) on_bound(server.endpoint());
-  std::printf("serving reward on %s\n", server.endpoint().c_str());
-  std::fflush(stdout);
-
   std::unique_ptr<HttpRewardEndpoint> http;
   if (server_options.http_port != 0) {
     HttpEndpointOptions http_options = httpEndpointOptions(server_options, config.launch.transport);
@@ -69,6 +65,11 @@ int serveReward(const ExperimentConfig& config, int64_t replica, BackendFactory 
           replica, http_options.bind_host, http->port());
     }
   }
+
+  // Only now is every endpoint bound: a port in use has already failed above (issue 15).
+  if (on_bound) on_bound(server.endpoint());
+  std::printf("serving reward on %s\n", server.endpoint().c_str());
+  std::fflush(stdout);
 
   bool drained = server.run();
   if (http) http->stop();

@@ -1,8 +1,10 @@
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include "common/config/config_loader.h"
@@ -71,7 +73,7 @@ TEST_F(ConfigTest, UnknownKeyWithoutNearNameListsKnownKeys) {
   // experiment: a small section whose key list rarely changes.
   const std::string p = write("unknown.yaml", "experiment:\n  zzzzzzzz: 1\n");
   EXPECT_EQ(errors(p), std::vector<std::string>{"experiment.zzzzzzzz: unknown key (known keys here: name, seed, "
-                                                "output_dir, log_level) (" +
+                                                "output_dir, log_level, check_resume_inputs) (" +
                                                 p + ":2:3)"});
 }
 
@@ -129,6 +131,114 @@ TEST_F(ConfigTest, YamlSyntaxError) {
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0].rfind("YAML syntax error: ", 0), 0u) << e[0];
   EXPECT_NE(e[0].find("(" + p + ":"), std::string::npos) << e[0];
+}
+
+// Issue 15: a small document must not expand into gigabytes. Inputs differ from the issue's
+// (9 levels of 9): here 12 levels of 6 maps-of-aliases (6^12 ~ 2e9 values) and a long scalar
+// aliased many times; each must fail fast, without building the tree.
+TEST_F(ConfigTest, AliasBombsAreRefusedBeforeExpansion) {
+  std::string bomb = "base: &l0 {k: v}\n";
+  for (int level = 1; level <= 12; ++level) {
+    bomb += fmt::format("l{}: &l{} {{", level, level);
+    for (int i = 0; i < 6; ++i) bomb += fmt::format("{}x{}: *l{}", i ? ", " : "", i, level - 1);
+    bomb += "}\n";
+  }
+  const std::string p = write("bomb.yaml", bomb);
+  const auto start = std::chrono::steady_clock::now();
+  const auto e = errors(p);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("expands to more than 100000 values"), std::string::npos) << e[0];
+  EXPECT_NE(e[0].find("(" + p + ":"), std::string::npos) << e[0];
+  EXPECT_LT(ms.count(), 2000) << "the guard must not expand the aliases";
+
+  std::string wide = "big: &big '" + std::string(1 << 20, 'x') + "'\nmany: [";
+  for (int i = 0; i < 40; ++i) wide += i ? ", *big" : "*big";
+  wide += "]\n";
+  const auto e2 = errors(write("wide.yaml", wide));
+  ASSERT_EQ(e2.size(), 1u);
+  EXPECT_NE(e2[0].find("expands to more than 16777216 bytes"), std::string::npos) << e2[0];
+}
+
+TEST_F(ConfigTest, AliasCountAndSelfReferenceAreBounded) {
+  std::string many = "a: &a 1\nlist: [";
+  for (int i = 0; i < 1500; ++i) many += i ? ",*a" : "*a";
+  many += "]\n";
+  const auto e = errors(write("many.yaml", many));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("more than 1000 aliases"), std::string::npos) << e[0];
+
+  const auto e2 = errors(write("self.yaml", "learner: &me\n  inner: *me\n"));
+  ASSERT_EQ(e2.size(), 1u);
+  EXPECT_NE(e2[0].find("contains it"), std::string::npos) << e2[0];
+
+  // A few ordinary aliases still work.
+  const std::string ok = write("ok.yaml", "learner:\n  lr: &rate 0.25\n  ppo:\n    clip: *rate\n");
+  EXPECT_TRUE(errors(ok).empty());
+  EXPECT_DOUBLE_EQ(loadExperimentConfig(ok).learner.ppo.clip, 0.25);
+}
+
+TEST_F(ConfigTest, CommonTextMistakesSayWhatHappened) {
+  // A tab in the indentation of a nested key.
+  const auto tab = errors(write("tab.yaml", "reward:\n  replicas: 2\n\tbackend: rule\n"));
+  ASSERT_EQ(tab.size(), 1u);
+  EXPECT_NE(tab[0].find("line 3 is indented with a tab"), std::string::npos) << tab[0];
+
+  // A NUL byte inside a quoted value, located.
+  const std::string nul_text = std::string("experiment:\n  name: \"ab") + '\0' + "cd\"\n";
+  const std::string np = write("nul.yaml", nul_text);
+  const auto nul = errors(np);
+  ASSERT_EQ(nul.size(), 1u);
+  EXPECT_NE(nul[0].find("NUL byte"), std::string::npos) << nul[0];
+  EXPECT_NE(nul[0].find(np + ":2:12"), std::string::npos) << nul[0];
+
+  // Deep nesting, flow and block.
+  const auto flow = errors(write("flow.yaml", "learner: " + std::string(300, '{') + "\n"));
+  ASSERT_EQ(flow.size(), 1u);
+  EXPECT_NE(flow[0].find("nested more than 64 levels"), std::string::npos) << flow[0];
+  std::string block;
+  for (int i = 0; i < 80; ++i) block += std::string(static_cast<std::size_t>(i), ' ') + "k" + std::to_string(i) + ":\n";
+  const auto deep = errors(write("deep.yaml", block));
+  ASSERT_EQ(deep.size(), 1u);
+  EXPECT_NE(deep[0].find("nested more than 64 levels"), std::string::npos) << deep[0];
+
+  // Overrides go through the same guard.
+  const auto o = errors(write("plain.yaml", ""), {"learner.lr=" + std::string(100, '[')});
+  ASSERT_EQ(o.size(), 1u);
+  EXPECT_NE(o[0].find("nested more than 64 levels"), std::string::npos) << o[0];
+}
+
+TEST_F(ConfigTest, DirectoryWhereAFileIsExpected) {
+  fs::create_directories(dir_ / "adir");
+  const std::string d = (dir_ / "adir").string();
+  EXPECT_EQ(errors(d), std::vector<std::string>{"cannot read config: this is a directory; give the path of a YAML "
+                                                "file in it (" + d + ")"});
+  const auto e = errors(write("child.yaml", "extends: adir\n"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("this is a directory"), std::string::npos) << e[0];
+}
+
+// Issue 15: experiment.name is one directory under output_dir, never its parent or itself.
+TEST_F(ConfigTest, ExperimentNameIsOnePlainPathComponent) {
+  for (const std::string bad : {"'.'", "'..'", "a/b", "'../up'", "\"tab\\there\"", "'back\\slash'", "''"}) {
+    const auto e = errors(write("name.yaml", "experiment:\n  name: " + bad + "\n"));
+    ASSERT_EQ(e.size(), 1u) << bad;
+    EXPECT_NE(e[0].find("experiment.name: expected one plain directory name"), std::string::npos) << e[0];
+  }
+  for (const std::string good : {"run-1", "..hidden", "a.b", "x..y"}) {
+    EXPECT_TRUE(errors(write("name.yaml", "experiment:\n  name: '" + good + "'\n")).empty()) << good;
+  }
+}
+
+// Issue 15: ports that replicas would derive must be ports, and the two ranges apart.
+TEST_F(ConfigTest, ReplicaPortsAreChecked) {
+  const auto high = errors(write("p.yaml", "reward:\n  replicas: 4\n  server: {port: 65534}\n"));
+  ASSERT_EQ(high.size(), 1u);
+  EXPECT_NE(high[0].find("reward.server.port: replica ports 65534 to 65537 pass 65535"), std::string::npos) << high[0];
+  const auto overlap = errors(write("o.yaml", "reward:\n  replicas: 3\n  server: {port: 7000, http_port: 7002}\n"));
+  ASSERT_EQ(overlap.size(), 1u);
+  EXPECT_NE(overlap[0].find("reward.server.http_port: the HTTP ports overlap"), std::string::npos) << overlap[0];
+  EXPECT_TRUE(errors(write("ok.yaml", "reward:\n  replicas: 3\n  server: {port: 7000, http_port: 7003}\n")).empty());
 }
 
 TEST_F(ConfigTest, MissingFile) {

@@ -165,6 +165,30 @@ TEST_F(JsonlReadTest, BadLinesNameFileLineAndField) {
   EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }), path + ":2: invalid JSON: NUL byte at column 47");
 }
 
+// Issue 15: a repeated key (which nlohmann resolves silently) and a row of two shapes at once
+// are errors naming file:line, whichever reader meets them.
+TEST_F(JsonlReadTest, RepeatedKeysAndTwoShapesAreErrors) {
+  const std::string good = std::string(kGood) + "\n";
+  std::string path = write(good + R"({"prompt": "p", "chosen": "c", "rejected": "r", "chosen": "r"})" + "\n");
+  EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }),
+            path + ":2: key \"chosen\" given twice in one object (JSON readers disagree on which one wins; keep one)");
+  const std::string demo = R"({"prompt": "p", "response": "x"})" "\n";
+  path = write(demo + demo + R"({"messages": [{"role": "user", "role": "assistant", "content": "x"}]})" + "\n",
+               "demo.jsonl");
+  EXPECT_THAT(dataErrorOf([&] { readDemonstrations(path); }), StartsWith(path + ":3: key \"role\" given twice"));
+  path = write(good + R"({"prompt": "p", "completion": "x", "chosen": "c", "rejected": "r"})" + "\n");
+  EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }),
+            path + ":2: the row has both a single response and 'chosen'/'rejected'; keep 'chosen' and 'rejected' for "
+                   "a preference pair, or only the response for a scored response (field 'completion')");
+  path = write(R"({"prompt": "p", "response": "x", "rejected": "r"})" "\n", "demo2.jsonl");
+  EXPECT_THAT(dataErrorOf([&] { readDemonstrations(path); }),
+              StartsWith(path + ":1: the row has both a single response and 'chosen'/'rejected'"));
+  // Equal keys in different objects are fine.
+  path = write(R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})" "\n",
+               "demo3.jsonl");
+  EXPECT_EQ(readDemonstrations(path).size(), 1u);
+}
+
 TEST_F(JsonlReadTest, InvalidUtf8IsADataErrorWithFileAndLine) {
   const std::string path = write(std::string(kGood) + "\n" + "{\"prompt\": \"caf\xC3\", \"chosen\": \"c\"}\n");
   const std::string error = dataErrorOf([&] { readPreferencePairs(path); });
@@ -180,10 +204,10 @@ TEST_F(JsonlReadTest, LoneSurrogateEscapeIsADataError) {
 }
 
 TEST_F(JsonlReadTest, DeeplyNestedLineIsRejectedWithoutCrashing) {
-  // nlohmann parses and frees iteratively; a recursive parser would overflow the stack here.
+  // parseJsonLine stops at depth 64 (issue 15), long before a recursive parser's stack would end.
   const int depth = 1 << 20;
   const std::string path = write(std::string(kGood) + "\n" + std::string(depth, '[') + std::string(depth, ']') + "\n");
-  EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }), path + ":2: expected a JSON object, got an array");
+  EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }), path + ":2: JSON nested deeper than 64 levels");
 }
 
 TEST_F(JsonlReadTest, MissingFileAndDirectory) {

@@ -117,6 +117,58 @@ TEST(WorldCommand, ScoreNamesTheBadLine) {
   EXPECT_THROW(runWorldScore(WorldScoreArgs{"/nonexistent/world.jsonl"}), DataError);
 }
 
+// Issue 15: two shapes in one row and a repeated key are errors naming file:line, not a silent
+// choice; a directory where a file is expected says so.
+TEST(WorldCommand, ScoreRefusesAmbiguousRowsAndDirectories) {
+  for (const char* bad : {R"({"prompt": "rev:123", "response": "321", "rejected": "123"})",
+                          R"({"prompt": "rev:123", "response": "321", "response": "123"})",
+                          R"({"prompt": "rev:123", "prompt": "rev:456", "response": "654"})"}) {
+    std::stringstream in;
+    in << "\n" << R"({"prompt": "rev:123", "response": "321"})" << "\n" << bad << "\n";
+    std::stringstream out;
+    try {
+      runWorldScore(WorldScoreArgs{"rows.jsonl"}, in, out);
+      FAIL() << "expected DataError for " << bad;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("rows.jsonl:3: "), std::string::npos) << e.what();
+    }
+  }
+  gramrl::testing::TempDir dir("world");
+  try {
+    runWorldScore(WorldScoreArgs{dir.path()});
+    FAIL() << "a directory read as 0 rows";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+  }
+}
+
+// Issue 15: the output path is checked before the work, so no summary is printed for a file that
+// then cannot be written.
+TEST(WorldCommand, GenerateChecksTheOutputPathFirst) {
+  gramrl::testing::TempDir dir("world");
+  std::filesystem::create_directories(dir.file("taken"));
+  WorldGenerateArgs args;
+  args.kind = "sft";
+  args.n = 50;
+  for (const std::string& out : {dir.file("taken"), dir.file("taken/"), dir.file("file.jsonl/below.jsonl")}) {
+    if (out.find("file.jsonl") != std::string::npos) std::ofstream(dir.file("file.jsonl")) << "x\n";
+    args.out = out;
+    ::testing::internal::CaptureStderr();
+    try {
+      runWorldGenerate(args);
+      FAIL() << "expected DataError for " << out;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("world generate -o " + out), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(::testing::internal::GetCapturedStderr(), "") << "the summary came before the failure";
+  }
+  args.out = dir.file("new/sub/dir/sft.jsonl");  // missing directories are still created
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(runWorldGenerate(args), 0);
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(std::filesystem::is_regular_file(args.out));
+}
+
 TEST(WorldCommand, ScoreAgreesWithGeneratedScores) {
   gramrl::testing::TempDir dir("world");
   WorldGenerateArgs args;
@@ -295,7 +347,7 @@ TEST(WorldCandidates, NamesTheBadInput) {
   };
   for (const Case& c : std::vector<Case>{
            // Not JSON: named by its line, counting the blank one.
-           {srt0 + "\n\nnot json\n", "x.jsonl:3: not valid JSON"},
+           {srt0 + "\n\nnot json\n", "x.jsonl:3: invalid JSON at column 2"},
            {srt0 + "\n[1, 2]\n", "x.jsonl:2: expected a JSON object"},
            {srt0 + "\n" + R"({"prompt_index": 0, "sample_index": 1, "prompt": "srt:21"})" + "\n",
             "x.jsonl:2: expected a string field \"text\""},

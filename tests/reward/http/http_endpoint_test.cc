@@ -142,6 +142,11 @@ class Client {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   void sendRaw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  // As sendRaw, but a connection the server already closed is not an error.
+  void trySendRaw(const std::string& bytes) {
+    beast::error_code ec;
+    asio::write(socket_, asio::buffer(bytes), ec);
+  }
   Response read() {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
@@ -268,15 +273,14 @@ TEST(ParseGetRewardBody, OlderClientsQueryOnlyAndPromptMismatch) {
   EXPECT_EQ(request.pointwise[0].prompt, "");
   EXPECT_EQ(request.pointwise[0].response, "Q: 1+1? A: 2");
   EXPECT_EQ(request.pointwise[1].response, "");
-  // A query that does not start with its prompt is kept whole; null prompts/labels are absent;
-  // number, boolean and null labels become text.
+  // Null prompts/labels are absent; number, boolean and null labels become text.
   request =
-      parseGetRewardBody(R"({"query": ["<s>Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
+      parseGetRewardBody(R"({"query": ["Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
                          R"( "labels": [42, true, null, "x"], "metas": [{"a": 1}]})",
                          limits);
   ASSERT_EQ(request.pointwise.size(), 4u);
   EXPECT_EQ(request.pointwise[0].prompt, "Q? ");
-  EXPECT_EQ(request.pointwise[0].response, "<s>Q? A");
+  EXPECT_EQ(request.pointwise[0].response, "A");
   EXPECT_EQ(request.pointwise[1].response, "B");
   EXPECT_EQ(request.pointwise[0].label, "42");
   EXPECT_EQ(request.pointwise[0].reference, "42");
@@ -285,6 +289,24 @@ TEST(ParseGetRewardBody, OlderClientsQueryOnlyAndPromptMismatch) {
   EXPECT_EQ(request.pointwise[3].reference, "x");
   request = parseGetRewardBody(R"({"query": ["a"], "prompts": null, "labels": null})", limits);
   EXPECT_EQ(request.pointwise.at(0).response, "a");
+}
+
+// Issue 15: a query that does not start with its prompt was scored whole (reward near 0) without
+// a word; now it is an error naming the item and where they part.
+TEST(ParseGetRewardBody, AQueryThatDoesNotStartWithItsPromptIsAnError) {
+  const RequestLimits limits;
+  try {
+    parseGetRewardBody(R"({"query": ["User: hi\nBot: yo", "User: hey\nBot: ok"], )"
+                       R"("prompts": ["User: hi\nBot: ", "User: hi\nBot: "]})",
+                       limits);
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "query[1]: does not start with prompts[1] (they differ from byte 7), so the response cannot be told "
+              "apart; send query = prompt + response");
+  }
+  // An empty prompt is a prefix of everything.
+  EXPECT_EQ(parseGetRewardBody(R"({"query": ["whole"], "prompts": [""]})", limits).pointwise.at(0).response, "whole");
 }
 
 struct BadBody {
@@ -544,6 +566,7 @@ TEST_F(HttpEndpointTest, StalledClientDoesNotBlockOthersAndTimesOut) {
   HttpEndpointOptions options;
   options.io_threads = 1;
   options.io_timeout = std::chrono::milliseconds(300);
+  options.header_timeout = std::chrono::milliseconds(300);
   start(options);
   Client stalled(port());
   stalled.sendRaw("POST /get_reward HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Len");  // and nothing more
@@ -552,6 +575,49 @@ TEST_F(HttpEndpointTest, StalledClientDoesNotBlockOthersAndTimesOut) {
   EXPECT_EQ(bodyJson(response).at("rewards"), Json::array({4.0}));
   // The stalled connection is closed by io_timeout (this read returns only then).
   EXPECT_TRUE(stalled.closedByServer());
+}
+
+// NOTE [Slow clients]: many slow clients from one address (a bounded number, each sending its
+// header a byte at a time, for a bounded time, on loopback only) do not lock out a client from
+// another address; those over the per-address cap are closed at once, and the rest are closed
+// when header_timeout passes.
+TEST_F(HttpEndpointTest, SlowClientsFromOneAddressDoNotLockOthersOut) {
+  HttpEndpointOptions options;
+  options.io_threads = 1;
+  options.max_connections = 10;  // the slow clients alone could fill it
+  options.max_connections_per_address = 8;
+  options.header_timeout = std::chrono::milliseconds(1500);
+  start(options);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int i = 0; i < 10; ++i) {
+    slow.push_back(std::make_unique<Client>(port()));
+    slow.back()->trySendRaw("P");
+  }
+  for (const char* more : {"O", "S", "T"}) {
+    for (auto& c : slow) c->trySendRaw(more);  // a byte at a time, never a whole header
+  }
+  // 10 slow connections from 127.0.0.1 but room for 8 of them: a normal client from another
+  // loopback address still finds a slot, and is served at once.
+  asio::io_context ioc;
+  tcp::socket normal(ioc);
+  normal.open(tcp::v4());
+  normal.bind(tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
+  normal.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port()));
+  http::request<http::string_body> request(http::verb::get, "/health", 11);
+  request.set(http::field::host, "127.0.0.1");
+  http::write(normal, request);
+  beast::flat_buffer buffer;
+  Response response;
+  http::read(normal, buffer, response);
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1500))
+      << "the normal client waited for the slow ones";
+  // Every slow connection ends within header_timeout (plus slack), none was answered.
+  int closed = 0;
+  for (auto& c : slow) closed += c->closedByServer() ? 1 : 0;
+  EXPECT_EQ(closed, 10);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
 TEST_F(HttpEndpointTest, StopAnswersInFlightRequestsAndClosesIdleConnections) {
