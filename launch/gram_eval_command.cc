@@ -19,9 +19,9 @@
 #include "common/data/line_reader.h"
 #include "common/model/presets.h"
 #include "common/model/pretrained.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
-#include "common/tokenizer/chat_encoder.h"
 #include "reward/gram/best_of_n.h"
 #include "reward/gram/gram_judge.h"
 #include "reward/gram/pair_eval.h"
@@ -299,7 +299,8 @@ int runGramEval(const GramEvalArgs& args) {
     if (args.kind == "bradley_terry") {
       // Half the budget each way: tokenizer::ChatEncoder cuts prompt and response separately.
       scalar = std::make_unique<gram::BradleyTerryScorer>(
-          model, tokenizer::ChatEncoder(*tok, chat_template, args.max_tokens / 2, args.max_tokens - args.max_tokens / 2),
+          model,
+          tokenizer::ChatEncoder(*tok, chat_template, args.max_tokens / 2, args.max_tokens - args.max_tokens / 2),
           args.batch_size);
     } else {
       scalar = std::make_unique<gram::LikelihoodJudge>(

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "common/model/sequence_batch.h"
 #include "learner/dpo/dpo_loss.h"
 #include "learner/engine/objective.h"
-#include "common/model/sequence_batch.h"
 
 namespace gramrl {
 

@@ -25,8 +25,8 @@ ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<toke
 }  // namespace
 
 TargetNllObjective::TargetNllObjective(std::string name, std::string what, std::shared_ptr<Transformer> model,
-                                       std::vector<tokenizer::PromptResponse> train, std::vector<tokenizer::PromptResponse> eval,
-                                       TargetNllOptions options)
+                                       std::vector<tokenizer::PromptResponse> train,
+                                       std::vector<tokenizer::PromptResponse> eval, TargetNllOptions options)
     : name_(std::move(name)),
       model_(std::move(model)),
       train_(std::move(train)),

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "learner/engine/objective.h"
 #include "common/model/sequence_batch.h"
+#include "learner/engine/objective.h"
 
 namespace gramrl {
 
@@ -33,7 +33,8 @@ class TargetNllObjective : public Objective {
   // `model` is trained by the caller's Trainer; tokenizer::PromptResponse::response holds the target.
   // `name` is the objective's name in metrics and checkpoints; `what` names it in errors.
   TargetNllObjective(std::string name, std::string what, std::shared_ptr<Transformer> model,
-                     std::vector<tokenizer::PromptResponse> train, std::vector<tokenizer::PromptResponse> eval, TargetNllOptions options);
+                     std::vector<tokenizer::PromptResponse> train, std::vector<tokenizer::PromptResponse> eval,
+                     TargetNllOptions options);
 
   std::string name() const override { return name_; }
   int64_t size() const override { return static_cast<int64_t>(train_.size()); }

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "learner/engine/objective.h"
 #include "common/model/sequence_batch.h"
+#include "learner/engine/objective.h"
 
 namespace gramrl {
 

@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
-#include "common/model/transformer.h"
 #include "common/model/sequence_batch.h"
+#include "common/model/transformer.h"
 #include "learner/gram/gram_loss.h"
 
 namespace gramrl {

@@ -22,7 +22,7 @@ namespace gramrl {
 namespace {
 
 std::vector<tokenizer::PromptResponse> encodeStage1(const std::vector<data::ResponsePair>& pairs,
-                                         const gram::JudgeEncoder& encoder) {
+                                                    const gram::JudgeEncoder& encoder) {
   std::vector<tokenizer::PromptResponse> out;
   out.reserve(pairs.size());
   for (const auto& p : pairs) {

@@ -25,8 +25,8 @@ using SftOptions = TargetNllOptions;
 // (learner/engine/target_nll_objective.h).
 class SftObjective : public TargetNllObjective {
  public:
-  SftObjective(std::shared_ptr<Transformer> model, std::vector<tokenizer::PromptResponse> train, std::vector<tokenizer::PromptResponse> eval,
-               SftOptions options)
+  SftObjective(std::shared_ptr<Transformer> model, std::vector<tokenizer::PromptResponse> train,
+               std::vector<tokenizer::PromptResponse> eval, SftOptions options)
       : TargetNllObjective("sft", "SFT", std::move(model), std::move(train), std::move(eval), options) {}
 };
 

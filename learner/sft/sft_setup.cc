@@ -19,7 +19,7 @@ namespace gramrl {
 namespace {
 
 std::vector<tokenizer::PromptResponse> encodeDemonstrations(const std::vector<data::Demonstration>& demos,
-                                                 const tokenizer::ChatEncoder& encoder) {
+                                                            const tokenizer::ChatEncoder& encoder) {
   std::vector<tokenizer::PromptResponse> out;
   out.reserve(demos.size());
   for (const auto& d : demos)
@@ -48,7 +48,8 @@ SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
   GRAMRL_CHECK(!template_name.empty(), ConfigError,
                "policy.chat_template: the tokenizer {} ships no chat template gramrl knows; set one",
                setup.tokenizer_spec);
-  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+                                       config.policy.max_new_tokens);
   auto split = readTrainEvalSplit<data::Demonstration>(learner.data, seed,
                                                        [](const std::string& path, const data::ReadOptions& options) {
                                                          return data::readDemonstrations(path, options);

@@ -37,7 +37,8 @@ std::vector<double> scoreSorted(const std::vector<tokenizer::PromptResponse>& ro
 
 }  // namespace
 
-BradleyTerryScorer::BradleyTerryScorer(std::shared_ptr<Transformer> model, tokenizer::ChatEncoder encoder, int64_t batch_size)
+BradleyTerryScorer::BradleyTerryScorer(std::shared_ptr<Transformer> model, tokenizer::ChatEncoder encoder,
+                                       int64_t batch_size)
     : model_(std::move(model)), encoder_(std::move(encoder)), batch_size_(batch_size) {
   GRAMRL_ASSERT(model_ != nullptr);
   GRAMRL_CHECK(model_->hasValueHead(), ConfigError,

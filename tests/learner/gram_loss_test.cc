@@ -9,8 +9,8 @@
 
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
-#include "common/tokenizer/tokenizer.h"
 #include "common/model/sequence_batch.h"
+#include "common/tokenizer/tokenizer.h"
 #include "learner/gram/gram_finetune_objective.h"
 #include "learner/gram/gram_pretrain_objective.h"
 #include "reward/gram/judge_encoder.h"

@@ -8,9 +8,9 @@
 
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
+#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/byte_tokenizer.h"
-#include "common/model/sequence_batch.h"
 #include "reward/gram/scalar_scorers.h"
 
 namespace gramrl::gram {
