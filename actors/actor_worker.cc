@@ -21,7 +21,8 @@
 #include "common/tokenizer/unicode.h"
 #include "common/transport/message_socket.h"
 #include "common/world/gold.h"
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "reward/service/reward_client.h"
 #include "rollout/generation_engine.h"
 #include "rollout/trajectory.h"
@@ -110,7 +111,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
       config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
   GRAMRL_CHECK(!template_name.empty(), ConfigError, "policy.chat_template: the tokenizer {} ships no chat template",
                tokenizer_spec);
-  const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
   torch::NoGradGuard no_grad;
   model->eval();
 

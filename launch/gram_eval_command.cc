@@ -20,10 +20,10 @@
 #include "common/data/line_reader.h"
 #include "common/model/presets.h"
 #include "common/model/pretrained.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
 #include "launch/generation_limits.h"
-#include "learner/engine/sequence_batch.h"
 #include "reward/gram/best_of_n.h"
 #include "reward/gram/gram_judge.h"
 #include "reward/gram/pair_eval.h"
@@ -294,9 +294,10 @@ int runGramEval(const GramEvalArgs& args) {
     scorer = std::make_unique<gram::GramPairScorer>(*judge);
   } else {
     if (args.kind == "bradley_terry") {
-      // Half the budget each way: ChatEncoder cuts prompt and response separately.
+      // Half the budget each way: tokenizer::ChatEncoder cuts prompt and response separately.
       scalar = std::make_unique<gram::BradleyTerryScorer>(
-          model, ChatEncoder(*tok, chat_template, args.max_tokens / 2, args.max_tokens - args.max_tokens / 2),
+          model,
+          tokenizer::ChatEncoder(*tok, chat_template, args.max_tokens / 2, args.max_tokens - args.max_tokens / 2),
           args.batch_size);
     } else {
       scalar = std::make_unique<gram::LikelihoodJudge>(

@@ -35,7 +35,7 @@ DpoObjective::PairLogProbs DpoObjective::logProbs(const std::vector<TokenizedPai
                                                   const std::vector<int64_t>& indices,
                                                   const at::Tensor& cached_reference) {
   const auto m = static_cast<int64_t>(indices.size());
-  std::vector<const PromptResponse*> rows;
+  std::vector<const tokenizer::PromptResponse*> rows;
   rows.reserve(2 * indices.size());
   for (int64_t i : indices) rows.push_back(&pairs[static_cast<size_t>(i)].chosen);
   for (int64_t i : indices) rows.push_back(&pairs[static_cast<size_t>(i)].rejected);
@@ -71,7 +71,7 @@ at::Tensor DpoObjective::precomputeReference(const std::vector<TokenizedPair>& p
   const bool average = dpoAveragesLogProbs(options_.loss.loss);
   for (size_t start = 0; start < mine.size(); start += static_cast<size_t>(options_.eval_batch_size)) {
     const size_t end = std::min(mine.size(), start + static_cast<size_t>(options_.eval_batch_size));
-    std::vector<const PromptResponse*> rows;
+    std::vector<const tokenizer::PromptResponse*> rows;
     for (size_t k = start; k < end; ++k) rows.push_back(&pairs[static_cast<size_t>(mine[k])].chosen);
     for (size_t k = start; k < end; ++k) rows.push_back(&pairs[static_cast<size_t>(mine[k])].rejected);
     const SequenceBatch batch = makeSequenceBatch(rows, options_.pad_id, reference_->device());

@@ -18,15 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "common/model/sequence_batch.h"
 #include "learner/dpo/dpo_loss.h"
 #include "learner/engine/objective.h"
-#include "learner/engine/sequence_batch.h"
 
 namespace gramrl {
 
 class Transformer;
 
-using TokenizedPair = PromptResponsePair;
+using TokenizedPair = tokenizer::PromptResponsePair;
 
 struct DpoObjectiveOptions {
   DpoLossOptions loss;

@@ -32,7 +32,8 @@ DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
 
   const std::string template_name =
       config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
-  const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+                                       config.policy.max_new_tokens);
   auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed,
                                                         [](const std::string& path, const data::ReadOptions& options) {
                                                           return data::readPreferencePairs(path, options);

@@ -4,7 +4,7 @@
 // learner.dpo.reference_model when set); a resumed run replaces the policy's weights from the
 // checkpoint afterwards, while the reference stays the initial model. Preference pairs come
 // from learner.data.train (and .eval, or an eval_holdout split of train), encoded with the
-// policy's chat template (learner/engine/sequence_batch.h).
+// policy's chat template (common/tokenizer/chat_encoder.h).
 //
 // Threads: the caller's. Throws ConfigError (missing data path, tokenizer mismatch) and
 // DataError (malformed data files, naming file:line and field).

@@ -12,9 +12,9 @@ namespace gramrl {
 namespace {
 
 // Summed NLL of the target tokens of the examples at `indices`, and the token counts.
-ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<PromptResponse>& examples,
+ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<tokenizer::PromptResponse>& examples,
                                 const std::vector<int64_t>& indices, int64_t pad_id, int64_t* tokens) {
-  std::vector<const PromptResponse*> rows;
+  std::vector<const tokenizer::PromptResponse*> rows;
   rows.reserve(indices.size());
   for (int64_t i : indices) rows.push_back(&examples[static_cast<size_t>(i)]);
   const SequenceBatch batch = makeSequenceBatch(rows, pad_id, model.device());
@@ -25,8 +25,8 @@ ResponseLogProbs targetLogProbs(const Transformer& model, const std::vector<Prom
 }  // namespace
 
 TargetNllObjective::TargetNllObjective(std::string name, std::string what, std::shared_ptr<Transformer> model,
-                                       std::vector<PromptResponse> train, std::vector<PromptResponse> eval,
-                                       TargetNllOptions options)
+                                       std::vector<tokenizer::PromptResponse> train,
+                                       std::vector<tokenizer::PromptResponse> eval, TargetNllOptions options)
     : name_(std::move(name)),
       model_(std::move(model)),
       train_(std::move(train)),

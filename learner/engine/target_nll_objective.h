@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/model/sequence_batch.h"
 #include "learner/engine/objective.h"
-#include "learner/engine/sequence_batch.h"
 
 namespace gramrl {
 
@@ -30,10 +30,11 @@ struct TargetNllOptions {
 
 class TargetNllObjective : public Objective {
  public:
-  // `model` is trained by the caller's Trainer; PromptResponse::response holds the target.
+  // `model` is trained by the caller's Trainer; tokenizer::PromptResponse::response holds the target.
   // `name` is the objective's name in metrics and checkpoints; `what` names it in errors.
   TargetNllObjective(std::string name, std::string what, std::shared_ptr<Transformer> model,
-                     std::vector<PromptResponse> train, std::vector<PromptResponse> eval, TargetNllOptions options);
+                     std::vector<tokenizer::PromptResponse> train, std::vector<tokenizer::PromptResponse> eval,
+                     TargetNllOptions options);
 
   std::string name() const override { return name_; }
   int64_t size() const override { return static_cast<int64_t>(train_.size()); }
@@ -44,8 +45,8 @@ class TargetNllObjective : public Objective {
  private:
   std::string name_;
   std::shared_ptr<Transformer> model_;
-  std::vector<PromptResponse> train_;
-  std::vector<PromptResponse> eval_;
+  std::vector<tokenizer::PromptResponse> train_;
+  std::vector<tokenizer::PromptResponse> eval_;
   TargetNllOptions options_;
 };
 

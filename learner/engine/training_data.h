@@ -1,6 +1,6 @@
 // Training and evaluation rows for a trainer, from learner.data: the train file and the eval
 // file, or a seeded eval_holdout split of the train file (a fixed permutation of (seed, 0), so
-// every rank and a resumed run hold out the same rows).
+// every rank and a resumed run hold out the same rows); and preference pairs encoded for training.
 //
 // Threads: pure functions of their inputs. Throws what `read` throws (DataError naming
 // file:line) and ConfigError for a holdout that leaves no training or no evaluation rows.
@@ -13,6 +13,7 @@
 #include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/data/jsonl_data.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "learner/engine/epoch_sampler.h"
 
 namespace gramrl {
@@ -47,5 +48,10 @@ DataSplit<Row> readTrainEvalSplit(const LearnerDataOptions& data, uint64_t seed,
   }
   return out;
 }
+
+// Each pair's prompt and both responses, encoded with `encoder` (the prompt once, shared by both
+// sequences). Throws what ChatEncoder throws (DataError for invalid UTF-8).
+std::vector<tokenizer::PromptResponsePair> encodePreferencePairs(const std::vector<data::PreferencePair>& pairs,
+                                                                 const tokenizer::ChatEncoder& encoder);
 
 }  // namespace gramrl

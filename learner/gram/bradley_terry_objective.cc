@@ -30,7 +30,7 @@ BradleyTerryObjective::BradleyTerryObjective(std::shared_ptr<Transformer> model,
 
 at::Tensor BradleyTerryObjective::rewards(const std::vector<RewardPair>& pairs, const std::vector<int64_t>& indices,
                                           int64_t* tokens) const {
-  std::vector<const PromptResponse*> rows;
+  std::vector<const tokenizer::PromptResponse*> rows;
   rows.reserve(2 * indices.size());
   for (int64_t i : indices) rows.push_back(&pairs[static_cast<size_t>(i)].chosen);
   for (int64_t i : indices) rows.push_back(&pairs[static_cast<size_t>(i)].rejected);

@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "common/model/sequence_batch.h"
 #include "learner/engine/objective.h"
-#include "learner/engine/sequence_batch.h"
 
 namespace gramrl {
 
 class Transformer;
 
-using RewardPair = PromptResponsePair;
+using RewardPair = tokenizer::PromptResponsePair;
 
 struct BradleyTerryOptions {
   int64_t eval_batch_size = 16;

@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
+#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
-#include "learner/engine/sequence_batch.h"
 #include "learner/gram/gram_loss.h"
 
 namespace gramrl {
@@ -32,8 +32,8 @@ bool GramFinetuneObjective::winnerInA(int64_t index) const {
 
 at::Tensor GramFinetuneObjective::labelLogits(const std::vector<const std::vector<int64_t>*>& prompts,
                                               int64_t* tokens) const {
-  std::vector<PromptResponse> owned(prompts.size());
-  std::vector<const PromptResponse*> rows(prompts.size());
+  std::vector<tokenizer::PromptResponse> owned(prompts.size());
+  std::vector<const tokenizer::PromptResponse*> rows(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
     owned[i].prompt = *prompts[i];  // a few hundred ids per row; copying is noise next to the forward pass
     rows[i] = &owned[i];

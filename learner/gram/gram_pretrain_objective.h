@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
 #include "learner/engine/target_nll_objective.h"
 
 namespace gramrl {
@@ -26,8 +26,8 @@ using GramPretrainOptions = TargetNllOptions;
 // (learner/engine/target_nll_objective.h).
 class GramPretrainObjective : public TargetNllObjective {
  public:
-  GramPretrainObjective(std::shared_ptr<Transformer> model, std::vector<PromptResponse> train,
-                        std::vector<PromptResponse> eval, GramPretrainOptions options)
+  GramPretrainObjective(std::shared_ptr<Transformer> model, std::vector<tokenizer::PromptResponse> train,
+                        std::vector<tokenizer::PromptResponse> eval, GramPretrainOptions options)
       : TargetNllObjective("gram_pretrain", "GRAM stage-1", std::move(model), std::move(train), std::move(eval),
                            options) {}
 };

@@ -21,13 +21,13 @@
 namespace gramrl {
 namespace {
 
-std::vector<PromptResponse> encodeStage1(const std::vector<data::ResponsePair>& pairs,
-                                         const gram::JudgeEncoder& encoder) {
-  std::vector<PromptResponse> out;
+std::vector<tokenizer::PromptResponse> encodeStage1(const std::vector<data::ResponsePair>& pairs,
+                                                    const gram::JudgeEncoder& encoder) {
+  std::vector<tokenizer::PromptResponse> out;
   out.reserve(pairs.size());
   for (const auto& p : pairs) {
     gram::EncodedStage1 e = encoder.stage1(p.prompt, p.response_a, p.response_b, p.system);
-    out.push_back(PromptResponse{std::move(e.prompt), std::move(e.target)});
+    out.push_back(tokenizer::PromptResponse{std::move(e.prompt), std::move(e.target)});
   }
   return out;
 }
@@ -110,7 +110,7 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
                                                               encodeJudgePrompts(split.eval, encoder), options);
   } else {
     const int64_t prompt_cap = reward.max_tokens / 2;
-    const ChatEncoder encoder(*tok, chat_template, prompt_cap, reward.max_tokens - prompt_cap);
+    const tokenizer::ChatEncoder encoder(*tok, chat_template, prompt_cap, reward.max_tokens - prompt_cap);
     auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed, readLabeled);
     log::info("Bradley-Terry data: {} training and {} evaluation pairs from {}; chat template '{}'", split.train.size(),
               split.eval.size(), learner.data.train, chat_template);

@@ -7,24 +7,25 @@
 
 #include "common/core/errors.h"
 #include "common/model/transformer.h"
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
+#include "common/tokenizer/chat_encoder.h"
 
 namespace gramrl::rlhf {
 namespace {
 
-std::vector<PromptResponse> rowsOf(const std::vector<Trajectory>& samples, const std::vector<int64_t>& indices) {
-  std::vector<PromptResponse> rows;
+std::vector<tokenizer::PromptResponse> rowsOf(const std::vector<Trajectory>& samples, const std::vector<int64_t>& indices) {
+  std::vector<tokenizer::PromptResponse> rows;
   rows.reserve(indices.size());
   for (int64_t i : indices) {
     const Trajectory& t = samples[static_cast<size_t>(i)];
-    rows.push_back(PromptResponse{std::vector<int64_t>(t.prompt.begin(), t.prompt.end()),
+    rows.push_back(tokenizer::PromptResponse{std::vector<int64_t>(t.prompt.begin(), t.prompt.end()),
                                   std::vector<int64_t>(t.response.begin(), t.response.end())});
   }
   return rows;
 }
 
-SequenceBatch batchOf(const std::vector<PromptResponse>& rows, int64_t pad_id, at::Device device) {
-  std::vector<const PromptResponse*> ptrs;
+SequenceBatch batchOf(const std::vector<tokenizer::PromptResponse>& rows, int64_t pad_id, at::Device device) {
+  std::vector<const tokenizer::PromptResponse*> ptrs;
   for (const auto& r : rows) ptrs.push_back(&r);
   return makeSequenceBatch(ptrs, pad_id, device);
 }

@@ -1,6 +1,6 @@
 // Supervised fine-tuning as a training Objective: -log pi(y | x) on demonstrations (x, y).
 //
-// Each example is a ChatEncoder encoding (learner/engine/sequence_batch.h, NOTE [Response
+// Each example is a tokenizer::ChatEncoder encoding (common/tokenizer/chat_encoder.h, NOTE [Response
 // tokens]): the generation-prompt rendering of x as the prompt and y + end-of-turn as the target,
 // so the policy learns to stop where the demonstration stops. Only target tokens carry loss (the
 // prompt is masked), and the loss unit is a target token: the step's loss is the token-level mean
@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
 #include "learner/engine/target_nll_objective.h"
 
 namespace gramrl {
@@ -25,8 +25,8 @@ using SftOptions = TargetNllOptions;
 // (learner/engine/target_nll_objective.h).
 class SftObjective : public TargetNllObjective {
  public:
-  SftObjective(std::shared_ptr<Transformer> model, std::vector<PromptResponse> train, std::vector<PromptResponse> eval,
-               SftOptions options)
+  SftObjective(std::shared_ptr<Transformer> model, std::vector<tokenizer::PromptResponse> train,
+               std::vector<tokenizer::PromptResponse> eval, SftOptions options)
       : TargetNllObjective("sft", "SFT", std::move(model), std::move(train), std::move(eval), options) {}
 };
 

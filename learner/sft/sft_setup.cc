@@ -18,12 +18,12 @@
 namespace gramrl {
 namespace {
 
-std::vector<PromptResponse> encodeDemonstrations(const std::vector<data::Demonstration>& demos,
-                                                 const ChatEncoder& encoder) {
-  std::vector<PromptResponse> out;
+std::vector<tokenizer::PromptResponse> encodeDemonstrations(const std::vector<data::Demonstration>& demos,
+                                                            const tokenizer::ChatEncoder& encoder) {
+  std::vector<tokenizer::PromptResponse> out;
   out.reserve(demos.size());
   for (const auto& d : demos)
-    out.push_back(PromptResponse{encoder.prompt(d.system, d.prompt), encoder.response(d.response)});
+    out.push_back(tokenizer::PromptResponse{encoder.prompt(d.system, d.prompt), encoder.response(d.response)});
   return out;
 }
 
@@ -48,7 +48,8 @@ SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
   GRAMRL_CHECK(!template_name.empty(), ConfigError,
                "policy.chat_template: the tokenizer {} ships no chat template gramrl knows; set one",
                setup.tokenizer_spec);
-  const ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+                                       config.policy.max_new_tokens);
   auto split = readTrainEvalSplit<data::Demonstration>(learner.data, seed,
                                                        [](const std::string& path, const data::ReadOptions& options) {
                                                          return data::readDemonstrations(path, options);

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "common/model/transformer.h"
-#include "learner/engine/sequence_batch.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "reward/gram/scalar_scorers.h"
 
 namespace gramrl::reward {
@@ -16,7 +16,8 @@ BradleyTerryBackend::BradleyTerryBackend(const RewardOptions& options, c10::Devi
   const int64_t prompt_tokens = options.max_tokens / 2;
   scorer_ = std::make_unique<gram::BradleyTerryScorer>(
       loaded_.model,
-      ChatEncoder(*loaded_.tokenizer, loaded_.chat_template, prompt_tokens, options.max_tokens - prompt_tokens),
+      tokenizer::ChatEncoder(*loaded_.tokenizer, loaded_.chat_template, prompt_tokens,
+                             options.max_tokens - prompt_tokens),
       options.batch_size);
 }
 

@@ -15,7 +15,7 @@ namespace {
 // Runs `score_batch` over `rows` in batches of at most batch_size rows, sorted by length so rows
 // of similar length share a batch, and returns one score per row in the given order.
 template <class ScoreBatch>
-std::vector<double> scoreSorted(const std::vector<PromptResponse>& rows, int64_t batch_size,
+std::vector<double> scoreSorted(const std::vector<tokenizer::PromptResponse>& rows, int64_t batch_size,
                                 const ScoreBatch& score_batch) {
   std::vector<size_t> order(rows.size());
   for (size_t k = 0; k < order.size(); ++k) order[k] = k;
@@ -25,7 +25,7 @@ std::vector<double> scoreSorted(const std::vector<PromptResponse>& rows, int64_t
   torch::NoGradGuard no_grad;
   for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(batch_size)) {
     const size_t end = std::min(order.size(), begin + static_cast<size_t>(batch_size));
-    std::vector<const PromptResponse*> batch;
+    std::vector<const tokenizer::PromptResponse*> batch;
     for (size_t k = begin; k < end; ++k) batch.push_back(&rows[order[k]]);
     const at::Tensor s = score_batch(batch).to(torch::kCPU, torch::kDouble).contiguous();
     GRAMRL_ASSERT(s.dim() == 1 && s.size(0) == static_cast<int64_t>(batch.size()));
@@ -37,7 +37,8 @@ std::vector<double> scoreSorted(const std::vector<PromptResponse>& rows, int64_t
 
 }  // namespace
 
-BradleyTerryScorer::BradleyTerryScorer(std::shared_ptr<Transformer> model, ChatEncoder encoder, int64_t batch_size)
+BradleyTerryScorer::BradleyTerryScorer(std::shared_ptr<Transformer> model, tokenizer::ChatEncoder encoder,
+                                       int64_t batch_size)
     : model_(std::move(model)), encoder_(std::move(encoder)), batch_size_(batch_size) {
   GRAMRL_ASSERT(model_ != nullptr);
   GRAMRL_CHECK(model_->hasValueHead(), ConfigError,
@@ -47,10 +48,10 @@ BradleyTerryScorer::BradleyTerryScorer(std::shared_ptr<Transformer> model, ChatE
 }
 
 std::vector<double> BradleyTerryScorer::scores(const std::vector<ScalarQuery>& queries) {
-  std::vector<PromptResponse> rows;
+  std::vector<tokenizer::PromptResponse> rows;
   rows.reserve(queries.size());
   for (const auto& q : queries) rows.push_back({encoder_.prompt(q.system, q.prompt), encoder_.response(q.response)});
-  return scoreSorted(rows, batch_size_, [&](const std::vector<const PromptResponse*>& batch) {
+  return scoreSorted(rows, batch_size_, [&](const std::vector<const tokenizer::PromptResponse*>& batch) {
     const SequenceBatch b = makeSequenceBatch(batch, /*pad_id=*/0, model_->device());
     const at::Tensor values = model_->values(model_->forward(b.input_ids, b.attention_mask));  // [B, T]
     return values.gather(1, lastTokenPositions(b.attention_mask).unsqueeze(1)).squeeze(1);
@@ -64,9 +65,9 @@ LikelihoodJudge::LikelihoodJudge(std::shared_ptr<Transformer> model, const token
   GRAMRL_CHECK(batch_size_ >= 1, ConfigError, "likelihood judge: batch_size must be at least 1, got {}", batch_size_);
 }
 
-PromptResponse LikelihoodJudge::encode(const ScalarQuery& query) const {
+tokenizer::PromptResponse LikelihoodJudge::encode(const ScalarQuery& query) const {
   const JudgeTemplate& t = encoder_.judgeTemplate();
-  PromptResponse out;
+  tokenizer::PromptResponse out;
   out.prompt = encoder_.stage1(query.prompt, "", "", query.system).prompt;
   const auto answer = [&](const std::string& y) {
     const auto ids = tokenizer_.encode(t.a_prefix + y + t.a_suffix, /*add_special_tokens=*/false);
@@ -86,10 +87,10 @@ PromptResponse LikelihoodJudge::encode(const ScalarQuery& query) const {
 }
 
 std::vector<double> LikelihoodJudge::scores(const std::vector<ScalarQuery>& queries) {
-  std::vector<PromptResponse> rows;
+  std::vector<tokenizer::PromptResponse> rows;
   rows.reserve(queries.size());
   for (const auto& q : queries) rows.push_back(encode(q));
-  return scoreSorted(rows, batch_size_, [&](const std::vector<const PromptResponse*>& batch) {
+  return scoreSorted(rows, batch_size_, [&](const std::vector<const tokenizer::PromptResponse*>& batch) {
     return responseLogProbs(*model_, makeSequenceBatch(batch, /*pad_id=*/0, model_->device())).sum;
   });
 }

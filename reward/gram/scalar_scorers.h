@@ -6,7 +6,7 @@
 // (gram-paper.md section 2) finds y written in slot A: the sum of log p(token) over the tokens of
 // answer_a(y) = a_prefix + y + a_suffix, given the stage-1 prompt question(x) in the chat template
 // (JudgeEncoder::stage1(x, "", "").prompt, which does not depend on the responses). answer_a(y)
-// is encoded on its own, as NOTE [Response tokens] in learner/engine/sequence_batch.h encodes
+// is encoded on its own, as NOTE [Response tokens] in common/tokenizer/chat_encoder.h encodes
 // responses: for the byte-level tokenizers here the end of a_suffix ("\n\n") is a pre-token
 // boundary, so these are the ids the stage-1 target starts with. It is a sum, not a mean, so it
 // favours short responses; it is a control, not a reward model. When prompt + answer_a(y) exceed
@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
 #include "reward/gram/judge_encoder.h"
 
 namespace gramrl {
@@ -48,16 +48,16 @@ class ScalarScorer {
 };
 
 // r(x, y) = value_head(h) at the last token of the chat rendering of user=x, assistant=y (prompt
-// and response ids from ChatEncoder, so the response ends with the end-of-turn token unless it
+// and response ids from tokenizer::ChatEncoder, so the response ends with the end-of-turn token unless it
 // was cut at max_response_tokens).
 class BradleyTerryScorer : public ScalarScorer {
  public:
-  BradleyTerryScorer(std::shared_ptr<Transformer> model, ChatEncoder encoder, int64_t batch_size);
+  BradleyTerryScorer(std::shared_ptr<Transformer> model, tokenizer::ChatEncoder encoder, int64_t batch_size);
   std::vector<double> scores(const std::vector<ScalarQuery>& queries) override;
 
  private:
   std::shared_ptr<Transformer> model_;
-  ChatEncoder encoder_;
+  tokenizer::ChatEncoder encoder_;
   int64_t batch_size_;
 };
 
@@ -69,7 +69,7 @@ class LikelihoodJudge : public ScalarScorer {
   std::vector<double> scores(const std::vector<ScalarQuery>& queries) override;
 
   // The (prompt, answer_a(y)) ids the score of one query sums over. Exposed for tests.
-  PromptResponse encode(const ScalarQuery& query) const;
+  tokenizer::PromptResponse encode(const ScalarQuery& query) const;
 
  private:
   std::shared_ptr<Transformer> model_;

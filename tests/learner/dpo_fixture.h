@@ -11,6 +11,7 @@
 #include "common/tokenizer/tokenizer.h"
 #include "common/world/generators.h"
 #include "learner/dpo/dpo_objective.h"
+#include "learner/engine/training_data.h"
 
 namespace gramrl::testing {
 
@@ -20,27 +21,21 @@ struct DpoFixture {
 };
 
 inline std::vector<TokenizedPair> worldPairs(const std::string& kind, int64_t n, uint64_t seed,
-                                             const ChatEncoder& encoder) {
+                                             const tokenizer::ChatEncoder& encoder) {
   world::WorldOptions options;
   options.seed = seed;
-  std::vector<TokenizedPair> out;
+  std::vector<data::PreferencePair> pairs;
   int64_t i = 0;
   for (const auto& row : world::generate(kind, n, options)) {
-    const data::PreferencePair p = data::parsePreferencePair(row, kind + ":" + std::to_string(i++));
-    TokenizedPair t;
-    t.chosen.prompt = encoder.prompt(p.system, p.prompt);
-    t.rejected.prompt = t.chosen.prompt;
-    t.chosen.response = encoder.response(p.chosen);
-    t.rejected.response = encoder.response(p.rejected);
-    out.push_back(std::move(t));
+    pairs.push_back(data::parsePreferencePair(row, kind + ":" + std::to_string(i++)));
   }
-  return out;
+  return encodePreferencePairs(pairs, encoder);
 }
 
 inline DpoFixture makeDpoFixture(int64_t n_train, int64_t n_eval, DpoObjectiveOptions options = {},
                                  uint64_t model_seed = 5) {
   auto tok = tokenizer::loadTokenizer("builtin:bytes");
-  const ChatEncoder encoder(*tok, "plain", 64, 32);
+  const tokenizer::ChatEncoder encoder(*tok, "plain", 64, 32);
   DpoFixture f;
   f.policy = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{model_seed, false});
   auto reference = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{model_seed, false});

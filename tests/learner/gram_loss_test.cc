@@ -9,8 +9,8 @@
 
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
+#include "common/model/sequence_batch.h"
 #include "common/tokenizer/tokenizer.h"
-#include "learner/engine/sequence_batch.h"
 #include "learner/gram/gram_finetune_objective.h"
 #include "learner/gram/gram_pretrain_objective.h"
 #include "reward/gram/judge_encoder.h"
@@ -142,7 +142,7 @@ TEST(GramStage1Test, OnlyTheTargetIncludingEndOfTurnIsTrained) {
   const std::string target_text = decode(*tok, a.target);
   EXPECT_EQ(target_text.rfind("A:1379\nB:1397", 0), 0u) << target_text;
 
-  const std::vector<PromptResponse> rows{{a.prompt, a.target}, {b.prompt, b.target}};
+  const std::vector<tokenizer::PromptResponse> rows{{a.prompt, a.target}, {b.prompt, b.target}};
   const SequenceBatch batch = makeSequenceBatch({&rows[0], &rows[1]}, 256, torch::kCPU);
   for (int64_t r = 0; r < 2; ++r) {
     const auto& row = rows[static_cast<size_t>(r)];

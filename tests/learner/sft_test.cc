@@ -97,15 +97,15 @@ double handNll(const Transformer& model, const std::vector<int64_t>& tokens, siz
 TEST(SftObjectiveTest, LossIsTheTokenMeanOfTheResponseNllOnly) {
   auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{11, false});
   // Two examples of different prompt and response lengths (byte ids; 262 = <|end|>).
-  const PromptResponse a{{257, 260, 's', 'r', 't', 262, 261}, {'1', '2', '3', 262}};
-  const PromptResponse b{{257, 260, 'x', 262, 261}, {'9', 262}};
+  const tokenizer::PromptResponse a{{257, 260, 's', 'r', 't', 262, 261}, {'1', '2', '3', 262}};
+  const tokenizer::PromptResponse b{{257, 260, 'x', 262, 261}, {'9', 262}};
   SftObjective objective(model, {a, b}, {a}, SftOptions{16, 0});
 
   // The normaliser counts response tokens only: 4 + 2, not the 12 prompt tokens.
   EXPECT_EQ(objective.normaliser({0, 1}), 6.0);
   EXPECT_EQ(objective.normaliser({1}), 2.0);
 
-  auto concat = [](const PromptResponse& r) {
+  auto concat = [](const tokenizer::PromptResponse& r) {
     std::vector<int64_t> t = r.prompt;
     t.insert(t.end(), r.response.begin(), r.response.end());
     return t;
@@ -134,7 +134,7 @@ TEST(SftObjectiveTest, LossIsTheTokenMeanOfTheResponseNllOnly) {
   // The loss has a gradient (the trainer's backward), and an empty response is a DataError.
   out.loss_sum.backward();
   EXPECT_TRUE(model->parameters()[0].grad().defined());
-  EXPECT_THROW(SftObjective(model, {PromptResponse{{257}, {}}}, {}, SftOptions{}), DataError);
+  EXPECT_THROW(SftObjective(model, {tokenizer::PromptResponse{{257}, {}}}, {}, SftOptions{}), DataError);
 }
 
 TEST(SftTrainingTest, ShortRunLowersHeldOutLossAndItsCheckpointLoadsBack) {

@@ -17,10 +17,10 @@
 #include "common/config/config_loader.h"
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
+#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/byte_tokenizer.h"
 #include "common/world/world.h"
-#include "learner/engine/sequence_batch.h"
 #include "reward/backends/backend_registry.h"
 #include "reward/backends/composite_backend.h"
 #include "reward/backends/rule_backend.h"
@@ -320,7 +320,8 @@ class ModelBackendTest : public ::testing::Test {
   }
   gram::BradleyTerryScorer directBradleyTerry() {
     bt_model_ = loadPretrained("builtin:toy", torch::kFloat, torch::kCPU, PretrainedOptions{0, true});
-    return gram::BradleyTerryScorer(bt_model_, ChatEncoder(tok_, "plain", kMaxTokens / 2, kMaxTokens / 2), kBatch);
+    return gram::BradleyTerryScorer(bt_model_, tokenizer::ChatEncoder(tok_, "plain", kMaxTokens / 2, kMaxTokens / 2),
+                                    kBatch);
   }
 
   // World rows: the rejected response scored against the chosen one as reference.

@@ -8,9 +8,9 @@
 
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
+#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/byte_tokenizer.h"
-#include "learner/engine/sequence_batch.h"
 #include "reward/gram/scalar_scorers.h"
 
 namespace gramrl::gram {
@@ -30,7 +30,7 @@ at::Tensor forwardOne(const Transformer& model, const std::vector<int64_t>& ids)
 TEST(BradleyTerryScorer, EqualsTheValueHeadAtTheLastTokenOfEachSequenceAlone) {
   tokenizer::ByteTokenizer tok;
   auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{3, true});
-  ChatEncoder chat(tok, "plain", 512, 512);
+  tokenizer::ChatEncoder chat(tok, "plain", 512, 512);
   BradleyTerryScorer scorer(model, chat, /*batch_size=*/2);
   const auto queries = someQueries();
   const std::vector<double> s = scorer.scores(queries);
@@ -51,7 +51,7 @@ TEST(BradleyTerryScorer, EqualsTheValueHeadAtTheLastTokenOfEachSequenceAlone) {
 TEST(BradleyTerryScorer, ModelWithoutValueHeadIsConfigError) {
   tokenizer::ByteTokenizer tok;
   auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{3, false});
-  EXPECT_THROW(BradleyTerryScorer(model, ChatEncoder(tok, "plain", 64, 64), 2), ConfigError);
+  EXPECT_THROW(BradleyTerryScorer(model, tokenizer::ChatEncoder(tok, "plain", 64, 64), 2), ConfigError);
 }
 
 TEST(LikelihoodJudge, ScoresTheAnswerATokensOfTheStage1Example) {
@@ -64,7 +64,7 @@ TEST(LikelihoodJudge, ScoresTheAnswerATokensOfTheStage1Example) {
   torch::NoGradGuard no_grad;
   for (size_t k = 0; k < queries.size(); ++k) {
     const auto& q = queries[k];
-    const PromptResponse pr = judge.encode(q);
+    const tokenizer::PromptResponse pr = judge.encode(q);
     // The A part of the stage-1 example: "A:" + y + "\n", the first tokens of the stage-1 target.
     const std::string a_text = "A:" + q.response + "\n";
     ASSERT_EQ(pr.response.size(), a_text.size());
@@ -89,7 +89,7 @@ TEST(LikelihoodJudge, CutsALongResponseToFit) {
   // Stage-1 prompt: <|bos|><|user|>Q:q\n<|end|><|assistant|> = 8 tokens; "A:" y "\n" must fit 40 - 8 = 32,
   // so |y'| <= 29: 100 * 0.9^k first <= 29 at k = 12 (28.2 -> 28).
   LikelihoodJudge judge(model, tok, JudgeEncoder(tok, "plain", judgeTemplate("compact"), 40), 1);
-  const PromptResponse pr = judge.encode({std::nullopt, "q", std::string(100, 'y')});
+  const tokenizer::PromptResponse pr = judge.encode({std::nullopt, "q", std::string(100, 'y')});
   EXPECT_EQ(pr.prompt.size(), 8u);
   EXPECT_EQ(pr.response.size(), 3u + 28u);
   EXPECT_EQ(judge.scores({{std::nullopt, "q", std::string(100, 'y')}}).size(), 1u);

@@ -1,18 +1,17 @@
 // Response log-probs against a float64 recomputation from full logits, and the padding layout.
-#include "learner/engine/sequence_batch.h"
+#include "common/model/sequence_batch.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "common/model/pretrained.h"
-#include "common/tokenizer/tokenizer.h"
 
 namespace gramrl {
 namespace {
 
 TEST(SequenceBatchTest, MasksExactlyTheResponseTargets) {
-  PromptResponse a{{257, 10, 11}, {20, 21}};
-  PromptResponse b{{257, 12}, {22}};
+  tokenizer::PromptResponse a{{257, 10, 11}, {20, 21}};
+  tokenizer::PromptResponse b{{257, 12}, {22}};
   const SequenceBatch batch = makeSequenceBatch({&a, &b}, 256, torch::kCPU);
   ASSERT_EQ(batch.input_ids.sizes(), (std::vector<int64_t>{2, 5}));
   EXPECT_TRUE(torch::equal(batch.input_ids[1], torch::tensor({257, 12, 22, 256, 256}, torch::kInt64)));
@@ -25,14 +24,14 @@ TEST(SequenceBatchTest, MasksExactlyTheResponseTargets) {
 
 TEST(SequenceBatchTest, ResponseLogProbsMatchFloat64FullSoftmax) {
   auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{9, false});
-  PromptResponse a{{257, 260, 50, 51, 262, 261}, {52, 53, 54, 262}};
-  PromptResponse b{{257, 260, 60, 262, 261}, {61, 262}};
+  tokenizer::PromptResponse a{{257, 260, 50, 51, 262, 261}, {52, 53, 54, 262}};
+  tokenizer::PromptResponse b{{257, 260, 60, 262, 261}, {61, 262}};
   const SequenceBatch batch = makeSequenceBatch({&a, &b}, 256, torch::kCPU);
   const ResponseLogProbs lp = responseLogProbs(*model, batch);
 
   torch::NoGradGuard no_grad;
   for (int row = 0; row < 2; ++row) {
-    const PromptResponse& r = row == 0 ? a : b;
+    const tokenizer::PromptResponse& r = row == 0 ? a : b;
     std::vector<int64_t> ids = r.prompt;
     ids.insert(ids.end(), r.response.begin(), r.response.end());
     const auto t = static_cast<int64_t>(ids.size());
@@ -44,16 +43,6 @@ TEST(SequenceBatchTest, ResponseLogProbsMatchFloat64FullSoftmax) {
     EXPECT_NEAR(lp.sum[row].item<double>(), expected, 2e-4 * std::abs(expected));
     EXPECT_EQ(lp.count[row].item<double>(), static_cast<double>(r.response.size()));
   }
-}
-
-TEST(SequenceBatchTest, ChatEncoderAppendsEndOfTurnAndTruncates) {
-  auto tok = tokenizer::loadTokenizer("builtin:bytes");
-  const ChatEncoder encoder(*tok, "plain", 4, 3);
-  EXPECT_EQ(encoder.endOfTurnId(), 262);
-  EXPECT_EQ(encoder.response("ab"), (std::vector<int64_t>{'a', 'b', 262}));
-  EXPECT_EQ(encoder.response("abcd"), (std::vector<int64_t>{'a', 'b', 'c'}));  // cut: no end-of-turn
-  // <|bos|><|user|>xy<|end|><|assistant|> keeps its last 4 tokens.
-  EXPECT_EQ(encoder.prompt(std::nullopt, "xy"), (std::vector<int64_t>{'x', 'y', 262, 261}));
 }
 
 }  // namespace
