@@ -85,7 +85,7 @@ std::string readFile(const std::string& path, std::vector<ConfigIssue>& issues) 
     const bool is_dir = std::filesystem::is_directory(path, ec);
     const bool exists = is_dir || std::filesystem::exists(path, ec);
     issues.push_back({"",
-                      is_dir    ? "cannot read config: this is a directory; give the path of a YAML file in it"
+                      is_dir   ? "cannot read config: this is a directory; give the path of a YAML file in it"
                       : exists ? "cannot read config: not a regular file"
                                : "cannot read config: no such file",
                       SourceLocation{path}});
