@@ -25,14 +25,14 @@ double generationBytes(const ModelConfig& model, const GenerationSizes& sizes) {
   const double length = static_cast<double>(longest) + static_cast<double>(sizes.max_new_tokens);
   const double head_dim = static_cast<double>(
       model.head_dim > 0 ? model.head_dim : model.hidden_size / std::max<int64_t>(1, model.num_attention_heads));
-  const double kv_heads = static_cast<double>(model.num_key_value_heads > 0 ? model.num_key_value_heads
-                                                                            : model.num_attention_heads);
+  const double kv_heads =
+      static_cast<double>(model.num_key_value_heads > 0 ? model.num_key_value_heads : model.num_attention_heads);
   // Keys and values for every layer, slot and position: what TransformerDecoder allocates.
   const double kv = 2.0 * static_cast<double>(model.num_hidden_layers) * static_cast<double>(sizes.slots) * length *
                     kv_heads * head_dim;
   // The logits of a prefill of the longest prompt and of one decode step over every slot.
-  const double logits = (static_cast<double>(longest) + static_cast<double>(sizes.slots)) *
-                        static_cast<double>(model.vocab_size);
+  const double logits =
+      (static_cast<double>(longest) + static_cast<double>(sizes.slots)) * static_cast<double>(model.vocab_size);
   return (kv + logits) * static_cast<double>(sizes.element_bytes);
 }
 

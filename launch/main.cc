@@ -202,8 +202,7 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
   e->add_option("--max-tokens", eval->max_tokens, "Longest judge input")->capture_default_str();
-  e->add_option("--threads", eval->threads, "CPU threads (0: all cores; at most 4 x the cores)")
-      ->capture_default_str();
+  e->add_option("--threads", eval->threads, "CPU threads (0: all cores; at most 4 x the cores)")->capture_default_str();
   e->add_option("--best-of-n", eval->best_of_n,
                 "Best-of-n gold-reward curves on these candidate sets (gramrl world candidates) vs oracle and random");
   e->add_option("--n-max", eval->n_max, "Largest n of the best-of-n curve (n = 1, 2, 4, ..., n-max)")

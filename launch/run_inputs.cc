@@ -143,8 +143,8 @@ int64_t prepareRunDirectory(const std::string& run_dir_text, const ExperimentCon
       if (old_digest == d.digest) continue;
       if (d.what == "config") {
         const std::string diff = changedLines(readText(config_path), config_yaml);
-        changed += fmt::format("\n  the resolved config ({}){}", config_path.string(),
-                               diff.empty() ? "" : ": now " + diff);
+        changed +=
+            fmt::format("\n  the resolved config ({}){}", config_path.string(), diff.empty() ? "" : ": now " + diff);
       } else if (old_digest.empty()) {
         changed += fmt::format("\n  {}: {} was not part of the run", d.what, d.path);
       } else {
@@ -187,10 +187,10 @@ int64_t prepareRunDirectory(const std::string& run_dir_text, const ExperimentCon
 
 std::string adviceAfterFailure(int exit_code) {
   switch (exit_code) {
-    case 2:
-      return "a config or data error (above): fix it and rerun; rerunning as is fails the same way";
-    case 70: return "an internal error (a bug in gramrl; please report it with the log); a rerun resumes from the "
-                    "last checkpoint";
+    case 2: return "a config or data error (above): fix it and rerun; rerunning as is fails the same way";
+    case 70:
+      return "an internal error (a bug in gramrl; please report it with the log); a rerun resumes from the "
+             "last checkpoint";
     default: return "rerun the same command to resume from the last checkpoint";
   }
 }

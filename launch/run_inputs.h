@@ -42,8 +42,7 @@ std::vector<InputDigest> describeRunInputs(const ExperimentConfig& config);
 // record when a checkpoint exists (NOTE above), keeps the previous config.yaml as
 // config.attempt-N.yaml, then writes config.yaml (`config_yaml`) and run_inputs.json. Returns the
 // attempt number (1 for a new run).
-int64_t prepareRunDirectory(const std::string& run_dir, const ExperimentConfig& config,
-                            const std::string& config_yaml);
+int64_t prepareRunDirectory(const std::string& run_dir, const ExperimentConfig& config, const std::string& config_yaml);
 
 // The advice after a failed attempt, from the exit code a rank returned (exitCodeFor): a data or
 // config error is not fixed by rerunning; a crash or a signal is resumed by a rerun.

@@ -17,9 +17,16 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// Below this the logits divided by the temperature overflow float32 (and a temperature under
+// float's smallest normal becomes 0 or a denormal): the softmax turns to NaN (issue 15).
+constexpr double kMinTemperature = 1e-6;
+
 void checkParams(const SamplingParams& p) {
   GRAMRL_CHECK(std::isfinite(p.temperature) && p.temperature >= 0, ConfigError,
                "sampling temperature must be >= 0, got {}", p.temperature);
+  GRAMRL_CHECK(p.temperature == 0 || p.temperature >= kMinTemperature, ConfigError,
+               "sampling temperature {} is below {}, where the scaled logits overflow; use 0 for greedy decoding",
+               p.temperature, kMinTemperature);
   GRAMRL_CHECK(p.top_k >= 0, ConfigError, "sampling top_k must be >= 0, got {}", p.top_k);
   GRAMRL_CHECK(p.top_p > 0 && p.top_p <= 1, ConfigError, "sampling top_p must be in (0, 1], got {}", p.top_p);
 }
@@ -85,6 +92,15 @@ SampledTokens sampleTokens(const at::Tensor& logits, const std::vector<SamplingP
   for (const auto& p : params) checkParams(p);
 
   at::Tensor x = logits.detach().to(torch::kCPU, torch::kFloat);
+  // NaN or infinite logits (non-finite weights, an overflow) would sample garbage with NaN
+  // log-probs and exit 0; stop with the row instead.
+  if (!torch::isfinite(x).all().item<bool>()) {
+    const int64_t row = torch::isfinite(x).all(1).logical_not().nonzero().min().item<int64_t>();
+    throw DataError(
+        fmt::format("the model's next-token logits for sequence {} hold NaN or infinite values; are its "
+                    "weights finite?",
+                    row));
+  }
   std::vector<float> temps(static_cast<size_t>(rows));
   for (int64_t b = 0; b < rows; ++b) {
     const double t = params[static_cast<size_t>(b)].temperature;

@@ -57,7 +57,11 @@ ConfigNode convert(const YAML::Node& node, const std::string& file, const std::s
     case YAML::NodeType::Map: {
       out.kind = ConfigNode::Kind::kMap;
       for (auto it = node.begin(); it != node.end(); ++it) {
-        const YAML::Node& key_node = it->first;
+        // A copy, not a reference: yaml-cpp's operator-> returns a temporary pair, so a
+        // reference to its `first` dangles at once (ASan: stack-use-after-scope, found by
+        // tests/fuzz/config_yaml_fuzz on the shipped configs).
+        const YAML::Node key_node = it->first;
+        const YAML::Node value_node = it->second;
         SourceLocation key_loc = markToLocation(key_node.Mark(), file);
         if (!key_node.IsScalar()) {
           issues.push_back({path, "map keys must be plain names", key_loc});
@@ -71,7 +75,7 @@ ConfigNode convert(const YAML::Node& node, const std::string& file, const std::s
                             key_loc});
           continue;
         }
-        out.set(key, convert(it->second, file, child_path, issues), key_loc);
+        out.set(key, convert(value_node, file, child_path, issues), key_loc);
       }
       return out;
     }
@@ -85,7 +89,7 @@ std::string readFile(const std::string& path, std::vector<ConfigIssue>& issues) 
     const bool is_dir = std::filesystem::is_directory(path, ec);
     const bool exists = is_dir || std::filesystem::exists(path, ec);
     issues.push_back({"",
-                      is_dir    ? "cannot read config: this is a directory; give the path of a YAML file in it"
+                      is_dir   ? "cannot read config: this is a directory; give the path of a YAML file in it"
                       : exists ? "cannot read config: not a regular file"
                                : "cannot read config: no such file",
                       SourceLocation{path}});

@@ -38,7 +38,8 @@ struct ExperimentOptions {
             "differ from what they were trained on; false resumes anyway (and records the new inputs).");
     v.require(isPlainPathComponent(name), "name",
               "expected one plain directory name (not empty, '.' or '..'; no '/', '\\' or control characters), "
-              "got '" + name + "'");
+              "got '" +
+                  name + "'");
   }
 };
 
@@ -205,8 +206,8 @@ struct RewardOptions {
                   std::to_string(server.http_port + replicas - 1) + " pass 65535");
     v.require(server.port == 0 || server.http_port == 0 || server.http_port + replicas <= server.port ||
                   server.port + replicas <= server.http_port,
-              "server.http_port", "the HTTP ports overlap the ZeroMQ ports (reward.server.port + 0.." +
-                                      std::to_string(replicas - 1) + ")");
+              "server.http_port",
+              "the HTTP ports overlap the ZeroMQ ports (reward.server.port + 0.." + std::to_string(replicas - 1) + ")");
   }
 };
 

@@ -195,7 +195,8 @@ bool flowDeeperThan(const std::string& text, std::size_t limit, int& line0, int&
 bool checkYamlText(const std::string& text, const std::string& file_name, std::vector<ConfigIssue>& issues,
                    const YamlLimits& limits) {
   if (const auto nul = text.find('\0'); nul != std::string::npos) {
-    const auto line0 = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n'));
+    const auto line0 =
+        static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(nul), '\n'));
     const auto line_start = text.rfind('\n', nul);
     const int column0 = static_cast<int>(nul - (line_start == std::string::npos ? 0 : line_start + 1));
     issues.push_back({"", "a NUL byte (\\0) in the text: a config is UTF-8 text (is this a binary file?)",
@@ -211,10 +212,9 @@ bool checkYamlText(const std::string& text, const std::string& file_name, std::v
     issues.push_back({"", hit.message, locate(file_name, hit.mark.line, hit.mark.column)});
     return false;
   } catch (const YAML::DeepRecursion& e) {
-    issues.push_back({"",
-                      fmt::format("maps and sequences nested more than {} levels deep (a config needs a few)",
-                                  limits.max_depth),
-                      locate(file_name, e.mark.line, e.mark.column)});
+    issues.push_back(
+        {"", fmt::format("maps and sequences nested more than {} levels deep (a config needs a few)", limits.max_depth),
+         locate(file_name, e.mark.line, e.mark.column)});
     return false;
   } catch (const YAML::Exception& e) {
     int line0 = -1, column0 = -1;
@@ -229,8 +229,8 @@ bool checkYamlText(const std::string& text, const std::string& file_name, std::v
     std::string message = "YAML syntax error: " + e.msg;
     const int tab_line = tabIndentedLine(text, e.mark.line >= 0 ? e.mark.line + 1 : 1 << 30);
     if (tab_line >= 0) {
-      message += fmt::format(" (line {} is indented with a tab character; YAML indents with spaces only)",
-                             tab_line + 1);
+      message +=
+          fmt::format(" (line {} is indented with a tab character; YAML indents with spaces only)", tab_line + 1);
     }
     issues.push_back({"", message, locate(file_name, e.mark.line, e.mark.column)});
     return false;

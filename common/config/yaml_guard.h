@@ -23,10 +23,10 @@ namespace gramrl {
 // (the shipped ones have a few hundred nodes, no aliases, depth <= 5) and are documented in
 // docs/input-limits.md. They are constants, not config keys: a document cannot raise its own.
 struct YamlLimits {
-  std::size_t max_nodes = 100000;           // scalars, maps and sequences after alias expansion
+  std::size_t max_nodes = 100000;             // scalars, maps and sequences after alias expansion
   std::size_t max_expanded_bytes = 16 << 20;  // scalar text after alias expansion
-  std::size_t max_aliases = 1000;           // `*name` references in one document
-  std::size_t max_depth = 64;               // nested maps and sequences (block or flow)
+  std::size_t max_aliases = 1000;             // `*name` references in one document
+  std::size_t max_depth = 64;                 // nested maps and sequences (block or flow)
 };
 
 // Returns true when `text` may be given to yaml-cpp and converted; otherwise appends one issue

@@ -87,8 +87,8 @@ void checkOutputFile(const std::string& path, const std::string& what) {
   namespace fs = std::filesystem;
   GRAMRL_CHECK(!path.empty(), DataError, "{}: an empty output path", what);
   std::error_code ec;
-  GRAMRL_CHECK(!fs::is_directory(path, ec), DataError,
-               "{} {}: is a directory; give a file path (e.g. {}/out.jsonl)", what, path, path);
+  GRAMRL_CHECK(!fs::is_directory(path, ec), DataError, "{} {}: is a directory; give a file path (e.g. {}/out.jsonl)",
+               what, path, path);
   GRAMRL_CHECK(path.back() != '/', DataError, "{} {}: ends in '/'; give a file path", what, path);
   fs::path parent = fs::path(path).parent_path();
   if (parent.empty()) parent = ".";

@@ -57,7 +57,12 @@ void loadStateDict(Transformer& model, const checkpoint::StateDict& tensors, std
   checkpoint::checkStateDict(kept, spec, source);
   torch::NoGradGuard no_grad;
   auto params = model.named_parameters();
-  for (const auto& [name, tensor] : kept) params[name].copy_(tensor);
+  for (const auto& [name, tensor] : kept) {
+    // A NaN weight gives NaN logits, then null log-probs or 0 accuracy with exit 0 (issue 15).
+    GRAMRL_CHECK(!tensor.is_floating_point() || torch::isfinite(tensor).all().item<bool>(), DataError,
+                 "{}: tensor {} holds NaN or infinite values; the checkpoint is damaged", source, name);
+    params[name].copy_(tensor);
+  }
 }
 
 std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::ScalarType dtype, at::Device device,

@@ -104,9 +104,10 @@ ScoreRequest parseGetRewardBody(std::string_view body, const RequestLimits& limi
     if (prompts != nullptr && text.compare(0, item.prompt.size(), item.prompt) != 0) {
       size_t at = 0;
       while (at < text.size() && at < item.prompt.size() && text[at] == item.prompt[at]) ++at;
-      throw DataError(fmt::format("query[{}]: does not start with prompts[{}] (they differ from byte {}), so the "
-                                  "response cannot be told apart; send query = prompt + response",
-                                  i, i, at));
+      throw DataError(
+          fmt::format("query[{}]: does not start with prompts[{}] (they differ from byte {}), so the "
+                      "response cannot be told apart; send query = prompt + response",
+                      i, i, at));
     }
     if (prompts != nullptr) {
       item.response = text.substr(item.prompt.size());

@@ -152,8 +152,9 @@ RewardServerStats RewardServer::stats() const {
 // sent moves from its counter to dropped_replies, so the counts may be briefly one too high,
 // never too low once the peer holds its answer.
 void RewardServer::sendReply(const std::string& peer, transport::OutgoingMessage&& message, ReplyKind kind) {
-  std::atomic<uint64_t>& counter =
-      kind == ReplyKind::kError ? stats_->errors : kind == ReplyKind::kPong ? stats_->pongs : stats_->scored;
+  std::atomic<uint64_t>& counter = kind == ReplyKind::kError  ? stats_->errors
+                                   : kind == ReplyKind::kPong ? stats_->pongs
+                                                              : stats_->scored;
   ++counter;
   try {
     // A ROUTER send only waits when the peer's queue is full (a client that stopped reading).

@@ -66,7 +66,8 @@ TEST_F(RunInputsTest, OtherDataOfTheSameSizeIsRefused) {
   const std::string before = slurp(run_ + "/config.yaml");
   spit(data_, "{\"prompt\": \"q\", \"chosen\": \"b\", \"rejected\": \"a\"}\n");  // same length, other rows
   const std::string e = refusal(config());
-  EXPECT_NE(e.find("learner.data.train: " + data_ + " is not the file the checkpoints were trained on (same path, "
+  EXPECT_NE(e.find("learner.data.train: " + data_ +
+                   " is not the file the checkpoints were trained on (same path, "
                    "other contents)"),
             std::string::npos)
       << e;

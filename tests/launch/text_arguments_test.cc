@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
+#include <CLI/CLI.hpp>
 
 namespace gramrl::cli {
 namespace {
@@ -39,8 +39,8 @@ Parsed parse(std::vector<std::string> args) {
 }
 
 TEST(TextArguments, BracketsCommasAndDashesArriveUnchanged) {
-  const Parsed p = parse({"-t", "builtin:bytes", "{x,y}", "[1,2]", "[]", "-v is text", "--decode", "", "-n3",
-                          "(a,b)", "-"});
+  const Parsed p =
+      parse({"-t", "builtin:bytes", "{x,y}", "[1,2]", "[]", "-v is text", "--decode", "", "-n3", "(a,b)", "-"});
   EXPECT_EQ(p.texts, (std::vector<std::string>{"{x,y}", "[1,2]", "[]", "-v is text", "", "(a,b)", "-"}));
   EXPECT_EQ(p.tokenizer, "builtin:bytes");
   EXPECT_TRUE(p.decode);

@@ -60,6 +60,24 @@ TEST(SampleTokens, GreedyTakesTheArgmaxWithPolicyLogprob) {
   EXPECT_NEAR(s.policy_logprobs[0], 2.0 - std::log(z), 1e-6);
 }
 
+// Issue 15: a temperature just above 0 overflowed the scaled logits (a lone end token, NaN
+// log-probs, exit 0), and NaN logits sampled garbage; both are now errors that say why.
+TEST(SampleTokens, TinyTemperaturesAndNonFiniteLogitsAreErrors) {
+  const at::Tensor l = logitsFor({0.1, 0.2, 0.3, 0.4});
+  for (double t : {1e-300, 3e-39, 1e-9}) {
+    EXPECT_THROW(sampleTokens(l, {{t, 0, 1.0}}, {0.5}), ConfigError) << t;
+  }
+  EXPECT_NO_THROW(sampleTokens(l, {{1e-6, 0, 1.0}}, {0.5}));
+  at::Tensor bad = torch::tensor({{0.5f, 1.0f, 2.0f}, {0.5f, std::nanf(""), 1.0f}});
+  try {
+    sampleTokens(bad, {{1.0, 0, 1.0}, {0.0, 0, 1.0}}, {0.5, 0.5});
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("logits for sequence 1 hold NaN or infinite values"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(SampleTokens, InverseCdfPicksTheTokenWhoseIntervalHoldsU) {
   at::Tensor l = logitsFor({0.1, 0.2, 0.3, 0.4});
   const SamplingParams p{1.0, 0, 1.0};

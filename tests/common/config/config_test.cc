@@ -212,7 +212,8 @@ TEST_F(ConfigTest, DirectoryWhereAFileIsExpected) {
   fs::create_directories(dir_ / "adir");
   const std::string d = (dir_ / "adir").string();
   EXPECT_EQ(errors(d), std::vector<std::string>{"cannot read config: this is a directory; give the path of a YAML "
-                                                "file in it (" + d + ")"});
+                                                "file in it (" +
+                                                d + ")"});
   const auto e = errors(write("child.yaml", "extends: adir\n"));
   ASSERT_EQ(e.size(), 1u);
   EXPECT_NE(e[0].find("this is a directory"), std::string::npos) << e[0];

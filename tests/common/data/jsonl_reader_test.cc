@@ -172,19 +172,24 @@ TEST_F(JsonlReadTest, RepeatedKeysAndTwoShapesAreErrors) {
   std::string path = write(good + R"({"prompt": "p", "chosen": "c", "rejected": "r", "chosen": "r"})" + "\n");
   EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }),
             path + ":2: key \"chosen\" given twice in one object (JSON readers disagree on which one wins; keep one)");
-  const std::string demo = R"({"prompt": "p", "response": "x"})" "\n";
+  const std::string demo = R"({"prompt": "p", "response": "x"})"
+                           "\n";
   path = write(demo + demo + R"({"messages": [{"role": "user", "role": "assistant", "content": "x"}]})" + "\n",
                "demo.jsonl");
   EXPECT_THAT(dataErrorOf([&] { readDemonstrations(path); }), StartsWith(path + ":3: key \"role\" given twice"));
   path = write(good + R"({"prompt": "p", "completion": "x", "chosen": "c", "rejected": "r"})" + "\n");
   EXPECT_EQ(dataErrorOf([&] { readPreferencePairs(path); }),
-            path + ":2: the row has both a single response and 'chosen'/'rejected'; keep 'chosen' and 'rejected' for "
-                   "a preference pair, or only the response for a scored response (field 'completion')");
-  path = write(R"({"prompt": "p", "response": "x", "rejected": "r"})" "\n", "demo2.jsonl");
+            path +
+                ":2: the row has both a single response and 'chosen'/'rejected'; keep 'chosen' and 'rejected' for "
+                "a preference pair, or only the response for a scored response (field 'completion')");
+  path = write(R"({"prompt": "p", "response": "x", "rejected": "r"})"
+               "\n",
+               "demo2.jsonl");
   EXPECT_THAT(dataErrorOf([&] { readDemonstrations(path); }),
               StartsWith(path + ":1: the row has both a single response and 'chosen'/'rejected'"));
   // Equal keys in different objects are fine.
-  path = write(R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})" "\n",
+  path = write(R"({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})"
+               "\n",
                "demo3.jsonl");
   EXPECT_EQ(readDemonstrations(path).size(), 1u);
 }

@@ -1,5 +1,6 @@
 // savePretrained / loadPretrained: bit-exact round trips, dtype conversion, sharding, presets, the
 // value head added to a policy checkpoint, and errors that name every tensor that does not fit.
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -44,6 +45,24 @@ TEST(Pretrained, SaveThenLoadRoundTripsBitExactly) {
       expectSameParameters(*model, *loaded);
       const at::Tensor ids = testing::randomTokens(2, 6, model->config().vocab_size, 1);
       EXPECT_TRUE(torch::equal(model->forward(ids, at::ones_like(ids)), loaded->forward(ids, at::ones_like(ids))));
+    }
+  }
+}
+
+// Issue 15: a checkpoint with a NaN or infinite weight is refused at load, naming the tensor.
+TEST(Pretrained, NonFiniteWeightsAreRefusedAtLoad) {
+  torch::NoGradGuard no_grad;
+  for (const float bad : {std::nanf(""), -INFINITY}) {
+    TempDir dir;
+    auto model = makeModel(smallConfig("qwen2"), 33, at::kFloat);
+    model->named_parameters()["model.norm.weight"][1] = bad;
+    savePretrained(*model, dir.path());
+    try {
+      loadPretrained(dir.path(), at::kFloat, at::kCPU);
+      FAIL() << "expected a DataError";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("tensor model.norm.weight holds NaN or infinite values"), std::string::npos)
+          << e.what();
     }
   }
 }

@@ -124,7 +124,10 @@ TEST(WorldCommand, ScoreRefusesAmbiguousRowsAndDirectories) {
                           R"({"prompt": "rev:123", "response": "321", "response": "123"})",
                           R"({"prompt": "rev:123", "prompt": "rev:456", "response": "654"})"}) {
     std::stringstream in;
-    in << "\n" << R"({"prompt": "rev:123", "response": "321"})" << "\n" << bad << "\n";
+    in << "\n"
+       << R"({"prompt": "rev:123", "response": "321"})"
+       << "\n"
+       << bad << "\n";
     std::stringstream out;
     try {
       runWorldScore(WorldScoreArgs{"rows.jsonl"}, in, out);

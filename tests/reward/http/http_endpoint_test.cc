@@ -274,10 +274,9 @@ TEST(ParseGetRewardBody, OlderClientsQueryOnlyAndPromptMismatch) {
   EXPECT_EQ(request.pointwise[0].response, "Q: 1+1? A: 2");
   EXPECT_EQ(request.pointwise[1].response, "");
   // Null prompts/labels are absent; number, boolean and null labels become text.
-  request =
-      parseGetRewardBody(R"({"query": ["Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
-                         R"( "labels": [42, true, null, "x"], "metas": [{"a": 1}]})",
-                         limits);
+  request = parseGetRewardBody(R"({"query": ["Q? A", "Q? B", "Q? C", "Q? D"], "prompts": ["Q? ", "Q? ", "Q? ", "Q? "],)"
+                               R"( "labels": [42, true, null, "x"], "metas": [{"a": 1}]})",
+                               limits);
   ASSERT_EQ(request.pointwise.size(), 4u);
   EXPECT_EQ(request.pointwise[0].prompt, "Q? ");
   EXPECT_EQ(request.pointwise[0].response, "A");

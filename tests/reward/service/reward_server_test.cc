@@ -121,8 +121,9 @@ TEST_F(RewardServerTest, ClientRefusesARequestOverTheServersLimitsAtOnce) {
     client.score(pointwiseRequest({"1", "2", "3", "4"}));
     FAIL() << "expected a DataError";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("4 items, more than the server's limit of 3 (reward.server.max_request_items)"),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("4 items, more than the server's limit of 3 (reward.server.max_request_items)"),
+        std::string::npos)
         << e.what();
   }
   try {
