@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/core.h>
@@ -14,10 +15,10 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/data/json_line.h"
-#include "common/model/pretrained.h"
+#include "common/model/model_loader.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "common/tokenizer/chat_template.h"
 #include "common/tokenizer/tokenizer.h"
-#include "common/tokenizer/tokenizer_source.h"
 #include "common/tokenizer/unicode.h"
 #include "launch/generation_limits.h"
 #include "rollout/generation_engine.h"
@@ -58,29 +59,30 @@ int runGenerate(const GenerateArgs& args) {
                "template the prompt is fed as plain text");
 
   // An explicit --tokenizer; builtin:bytes for builtin:<preset>; the checkpoint's own tokenizer.json,
-  // or the spec a gramrl trainer recorded in gramrl_tokenizer.json (tokenizer_source.h).
-  const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(args.model, args.tokenizer);
-  auto tok = tokenizer::loadTokenizer(tokenizer_spec);
-  auto model = loadPretrained(args.model, torch::kFloat, torch::kCPU, PretrainedOptions{args.seed, false});
-  GRAMRL_CHECK(tok->vocabSize() <= model->config().vocab_size, ConfigError,
-               "generate: the tokenizer {} has {} tokens, more than the model's vocabulary of {}", tokenizer_spec,
-               tok->vocabSize(), model->config().vocab_size);
+  // or the spec a gramrl trainer recorded in gramrl_tokenizer.json (tokenizer_source.h). No chat
+  // template (the default, or auto with a tokenizer that has none) means raw-text prompts.
+  ModelLoadSpec spec;
+  spec.model = args.model;
+  spec.tokenizer = args.tokenizer;
+  spec.chat_template = args.chat_template;
+  spec.where = "generate";
+  spec.require_chat_template = false;
+  spec.pretrained.seed = args.seed;
+  const LoadedModel loaded = loadModelWithTokenizer(spec, torch::kCPU);
+  const std::unique_ptr<tokenizer::Tokenizer>& tok = loaded.tokenizer;
 
-  const std::string template_name = args.chat_template == "auto" ? tok->chatTemplateName() : args.chat_template;
+  // The trainers' prompt encoder, so that a prompt is truncated here as in training.
+  std::optional<tokenizer::ChatEncoder> chat;
+  if (!loaded.chat_template.empty())
+    chat.emplace(*tok, loaded.chat_template, args.max_prompt_tokens, args.max_new_tokens);
+  std::optional<std::string> system;
+  if (!args.system.empty()) system = args.system;
   std::vector<std::vector<int64_t>> prompts;
   int64_t longest = 0;
   for (const auto& text : texts) {
-    std::vector<tokenizer::TokenId> ids;
-    if (template_name.empty()) {
-      ids = tok->encode(text, true);
-    } else {
-      tokenizer::ChatMessages m;
-      if (!args.system.empty()) m.system = args.system;
-      m.user = text;
-      ids = tokenizer::encodeChat(*tok, template_name, m);
-    }
-    prompts.emplace_back(ids.begin(), ids.end());
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(ids.size()));
+    prompts.push_back(chat ? chat->prompt(system, text)
+                           : tokenizer::encodeRawPrompt(*tok, text, args.max_prompt_tokens));
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts.back().size()));
   }
 
   GenerationOptions opts;
@@ -98,9 +100,9 @@ int runGenerate(const GenerateArgs& args) {
     sizes.max_new_tokens = args.max_new_tokens;
     sizes.samples = args.samples;
     sizes.slots = slots;
-    checkGenerationSizes(model->config(), sizes, availableMemoryBytes());
+    checkGenerationSizes(loaded.model->config(), sizes, availableMemoryBytes());
   }
-  TransformerDecoder decoder(model, slots, longest + args.max_new_tokens);
+  TransformerDecoder decoder(loaded.model, slots, longest + args.max_new_tokens);
   GenerationEngine engine(decoder);
 
   const bool stream = args.stream && !args.jsonl && prompts.size() == 1 && args.samples == 1;

@@ -14,8 +14,11 @@ struct GenerateArgs {
                                        // gramrl_tokenizer.json records
   std::string chat_template;           // "": prompts are raw text; a name or "auto": a user turn
   std::string system;                  // system message with chat_template
-  std::vector<std::string> prompts;    // from the command line
-  std::string prompts_file;            // JSONL with a "prompt" string per line
+  // Longer prompts lose tokens from the left, as the trainers truncate (policy.max_prompt_tokens,
+  // whose default this is; common/tokenizer/chat_encoder.h).
+  int64_t max_prompt_tokens = 512;
+  std::vector<std::string> prompts;  // from the command line
+  std::string prompts_file;          // JSONL with a "prompt" string per line
   double temperature = 1.0;
   int64_t top_k = 0;
   double top_p = 1.0;

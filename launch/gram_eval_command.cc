@@ -18,6 +18,7 @@
 #include "common/core/logging.h"
 #include "common/data/json_line.h"
 #include "common/data/line_reader.h"
+#include "common/model/model_loader.h"
 #include "common/model/presets.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/chat_encoder.h"
@@ -255,21 +256,22 @@ int runGramEval(const GramEvalArgs& args) {
     pairs.insert(pairs.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
 
-  const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(args.model, args.tokenizer);
-  const auto tok = tokenizer::loadTokenizer(tokenizer_spec);
-  const std::string chat_template = args.chat_template == "auto" ? tok->chatTemplateName() : args.chat_template;
-  GRAMRL_CHECK(!chat_template.empty(), ConfigError,
-               "gram eval: tokenizer {} ships no chat template gramrl knows; pass --chat-template", tokenizer_spec);
-
-  const bool cuda = torch::cuda::is_available();
-  const at::Device device = cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  const at::ScalarType dtype = cuda ? at::kBFloat16 : at::kFloat;
+  const at::Device device = torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  ModelLoadSpec spec;
+  spec.model = args.model;
+  spec.tokenizer = args.tokenizer;
+  spec.chat_template = args.chat_template;
+  spec.where = "gram eval";
+  spec.chat_template_key = "--chat-template";
+  spec.dtype = inferenceDtype(device);
   // A built-in preset has no trained value head anyway; give it one so the command runs end to end.
-  const bool value_head = args.kind == "bradley_terry" && isBuiltinSource(args.model);
-  auto model = loadPretrained(args.model, dtype, device, PretrainedOptions{0, value_head});
-  GRAMRL_CHECK(tok->vocabSize() <= model->config().vocab_size, ConfigError,
-               "gram eval: the tokenizer {} has {} tokens, more than the model's vocabulary of {}", tokenizer_spec,
-               tok->vocabSize(), model->config().vocab_size);
+  spec.pretrained.value_head = args.kind == "bradley_terry" && isBuiltinSource(args.model);
+  const LoadedModel loaded = loadModelWithTokenizer(spec, device);
+  const std::unique_ptr<tokenizer::Tokenizer>& tok = loaded.tokenizer;
+  const std::shared_ptr<Transformer>& model = loaded.model;
+  const std::string& tokenizer_spec = loaded.tokenizer_spec;
+  const std::string& chat_template = loaded.chat_template;
+  const at::ScalarType dtype = spec.dtype;
   std::vector<CandidateSet> sets;
   if (!args.best_of_n.empty()) {
     sets = readCandidateSets(args.best_of_n);

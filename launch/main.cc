@@ -111,6 +111,10 @@ void addGenerateCommand(CLI::App& app, Action& run, const Texts& texts) {
   c->add_option("--max-new-tokens", args->max_new_tokens, "Longest response")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  c->add_option("--max-prompt-tokens", args->max_prompt_tokens,
+                "Longer prompts lose tokens from the left, as in training (policy.max_prompt_tokens)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   c->add_option("-n,--samples", args->samples, "Samples per prompt (sharing one prefill)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));

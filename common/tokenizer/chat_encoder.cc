@@ -45,4 +45,8 @@ std::vector<int64_t> ChatEncoder::response(const std::string& text) const {
   return out;
 }
 
+std::vector<int64_t> encodeRawPrompt(const Tokenizer& tokenizer, const std::string& text, int64_t max_prompt_tokens) {
+  return keepLast(tokenizer.encode(text, /*add_special_tokens=*/true), max_prompt_tokens);
+}
+
 }  // namespace gramrl::tokenizer

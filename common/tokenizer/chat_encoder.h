@@ -56,4 +56,9 @@ class ChatEncoder {
   int64_t end_of_turn_;
 };
 
+// A prompt used without any chat template (`gramrl generate` without --chat-template): the text
+// with the tokenizer's own special tokens, left-truncated to max_prompt_tokens as
+// ChatEncoder::prompt truncates.
+std::vector<int64_t> encodeRawPrompt(const Tokenizer& tokenizer, const std::string& text, int64_t max_prompt_tokens);
+
 }  // namespace gramrl::tokenizer

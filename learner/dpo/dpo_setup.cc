@@ -8,7 +8,6 @@
 #include "common/data/jsonl_data.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
-#include "common/tokenizer/tokenizer_source.h"
 #include "learner/engine/training_data.h"
 
 namespace gramrl {
@@ -18,21 +17,18 @@ DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
                "learner.data.train: DPO needs a JSONL file of preference pairs (prompt/chosen/rejected); a synthetic "
                "one: gramrl world generate labeled --n 2000 --out pairs.jsonl");
   const auto seed = static_cast<uint64_t>(config.experiment.seed);
+  const LoadedModel loaded = loadModelWithTokenizer(policyLoadSpec(config), device);
+  const tokenizer::Tokenizer& tok = *loaded.tokenizer;
+  const std::string& template_name = loaded.chat_template;
   DpoSetup setup;
-  setup.tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
-  auto tok = tokenizer::loadTokenizer(setup.tokenizer_spec);
-  setup.policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-  GRAMRL_CHECK(tok->vocabSize() <= setup.policy->config().vocab_size, ConfigError,
-               "policy.tokenizer {} has {} tokens, more than the vocabulary of policy.model {} ({})",
-               setup.tokenizer_spec, tok->vocabSize(), config.policy.model, setup.policy->config().vocab_size);
+  setup.policy = loaded.model;
+  setup.tokenizer_spec = loaded.tokenizer_spec;
   const std::string reference_source =
       learner.dpo.reference_model.empty() ? config.policy.model : learner.dpo.reference_model;
   auto reference = loadPretrained(reference_source, torch::kFloat, device, PretrainedOptions{seed, false});
   for (auto& p : reference->parameters()) p.set_requires_grad(false);
 
-  const std::string template_name =
-      config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
-  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+  const tokenizer::ChatEncoder encoder(tok, template_name, config.policy.max_prompt_tokens,
                                        config.policy.max_new_tokens);
   auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed,
                                                         [](const std::string& path, const data::ReadOptions& options) {
@@ -47,7 +43,7 @@ DpoSetup buildDpo(const ExperimentConfig& config, at::Device device) {
   options.loss = DpoLossOptions{learner.dpo.loss, learner.dpo.beta, learner.dpo.label_smoothing};
   options.reference = learner.dpo.reference;
   options.eval_batch_size = learner.eval_batch_size;
-  options.pad_id = tok->specialTokens().pad.value_or(0);
+  options.pad_id = tok.specialTokens().pad.value_or(0);
   setup.objective =
       std::make_unique<DpoObjective>(setup.policy, std::move(reference), encodePreferencePairs(train, encoder),
                                      encodePreferencePairs(eval, encoder), options);

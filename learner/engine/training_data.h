@@ -13,6 +13,7 @@
 #include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/data/jsonl_data.h"
+#include "common/model/model_loader.h"
 #include "common/tokenizer/chat_encoder.h"
 #include "learner/engine/epoch_sampler.h"
 
@@ -48,6 +49,10 @@ DataSplit<Row> readTrainEvalSplit(const LearnerDataOptions& data, uint64_t seed,
   }
   return out;
 }
+
+// How a policy trainer loads policy.model: with policy.tokenizer and policy.chat_template (one is
+// required), float32, builtin presets initialised with experiment.seed (model_loader.h).
+ModelLoadSpec policyLoadSpec(const ExperimentConfig& config);
 
 // Each pair's prompt and both responses, encoded with `encoder` (the prompt once, shared by both
 // sequences). Throws what ChatEncoder throws (DataError for invalid UTF-8).

@@ -6,9 +6,9 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
-#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
 #include "learner/gram/gram_loss.h"
+#include "reward/gram/label_logits.h"
 
 namespace gramrl {
 
@@ -32,17 +32,12 @@ bool GramFinetuneObjective::winnerInA(int64_t index) const {
 
 at::Tensor GramFinetuneObjective::labelLogits(const std::vector<const std::vector<int64_t>*>& prompts,
                                               int64_t* tokens) const {
-  std::vector<tokenizer::PromptResponse> owned(prompts.size());
-  std::vector<const tokenizer::PromptResponse*> rows(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    owned[i].prompt = *prompts[i];  // a few hundred ids per row; copying is noise next to the forward pass
-    rows[i] = &owned[i];
+  if (tokens != nullptr) {
+    *tokens = 0;
+    for (const auto* p : prompts) *tokens += static_cast<int64_t>(p->size());
   }
-  const SequenceBatch batch = makeSequenceBatch(rows, options_.pad_id, model_->device());
-  if (tokens != nullptr) *tokens = batch.tokens;
-  const at::Tensor hidden = model_->forward(batch.input_ids, batch.attention_mask);
-  const at::Tensor labels = torch::tensor({options_.label_a, options_.label_b}, torch::kInt64).to(model_->device());
-  return model_->selectedLogits(hidden, lastTokenPositions(batch.attention_mask), labels);
+  // NOTE [One label-logit function]: the judge that serves this model scores with the same call.
+  return gram::labelLogits(*model_, prompts, options_.label_a, options_.label_b, options_.pad_id);
 }
 
 ObjectiveOutput GramFinetuneObjective::forward(const std::vector<int64_t>& indices) {

@@ -6,7 +6,8 @@
 // slot order; at every step the order of each example is chosen by winnerInSlotA (NOTE [Seeded
 // slot assignment]) when randomize_order is set, else the winner is always in slot A. A
 // micro-batch is one forward pass over the m chosen prompts; only the logits of the label tokens
-// "A" and "B" at each row's last position are computed (selectedLogits). The loss unit is a pair.
+// "A" and "B" at each row's last position are computed, by the function the judge scores with
+// (reward/gram/label_logits.h, NOTE [One label-logit function]). The loss unit is a pair.
 // Metrics per step: "accuracy" (D > 0), "margin" (mean D), "p_winner" (mean sigmoid(D)).
 // evaluate() scores every evaluation pair in both orders in one batch and reports "loss" (mean
 // over both orders), "accuracy" (position-debiased as gram_eval.py: the chosen response wins

@@ -9,9 +9,9 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/data/jsonl_data.h"
+#include "common/model/model_loader.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
-#include "common/tokenizer/tokenizer_source.h"
 #include "learner/engine/training_data.h"
 #include "learner/gram/bradley_terry_objective.h"
 #include "learner/gram/gram_finetune_objective.h"
@@ -70,18 +70,25 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
   const auto seed = static_cast<uint64_t>(config.experiment.seed);
   const bool bradley_terry = algorithm == "bradley_terry";
 
+  ModelLoadSpec spec;
+  spec.model = reward.model;
+  spec.tokenizer = reward.tokenizer;
+  spec.chat_template = reward.chat_template;
+  spec.where = "reward";
+  spec.chat_template_key = "reward.chat_template";
+  // Bradley-Terry trains a value head; a checkpoint without one (stage 1: the BT+S1 control) gets a
+  // fresh one.
+  spec.pretrained = PretrainedOptions{seed, bradley_terry};
+  const LoadedModel loaded = loadModelWithTokenizer(spec, device);
+  const tokenizer::Tokenizer& tok = *loaded.tokenizer;
+  const std::string& chat_template = loaded.chat_template;
   GramTrainingSetup setup;
-  setup.tokenizer_spec = tokenizer::resolveTokenizerSpec(reward.model, reward.tokenizer);
-  auto tok = tokenizer::loadTokenizer(setup.tokenizer_spec);
-  setup.model = loadPretrained(reward.model, torch::kFloat, device, PretrainedOptions{seed, bradley_terry});
-  GRAMRL_CHECK(tok->vocabSize() <= setup.model->config().vocab_size, ConfigError,
-               "reward.tokenizer {} has {} tokens, more than the vocabulary of reward.model {} ({})",
-               setup.tokenizer_spec, tok->vocabSize(), reward.model, setup.model->config().vocab_size);
-  const std::string chat_template = reward.chat_template == "auto" ? tok->chatTemplateName() : reward.chat_template;
-  const int64_t pad_id = tok->specialTokens().pad.value_or(0);
+  setup.model = loaded.model;
+  setup.tokenizer_spec = loaded.tokenizer_spec;
+  const int64_t pad_id = tok.specialTokens().pad.value_or(0);
 
   if (algorithm == "gram_pretrain") {
-    const gram::JudgeEncoder encoder(*tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
+    const gram::JudgeEncoder encoder(tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
                                      reward.max_tokens);
     auto split = readTrainEvalSplit<data::ResponsePair>(learner.data, seed, readUnlabeled);
     log::info("GRAM stage-1 data: {} training and {} evaluation pairs from {}; chat template '{}', judge template '{}'",
@@ -90,7 +97,7 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
                                                               encodeStage1(split.eval, encoder),
                                                               GramPretrainOptions{learner.eval_batch_size, pad_id});
   } else if (algorithm == "gram_finetune") {
-    const gram::JudgeEncoder encoder(*tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
+    const gram::JudgeEncoder encoder(tok, chat_template, gram::judgeTemplate(reward.gram.judge_template),
                                      reward.max_tokens);
     auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed, readLabeled);
     log::info(
@@ -110,7 +117,7 @@ GramTrainingSetup buildGramTraining(const ExperimentConfig& config, at::Device d
                                                               encodeJudgePrompts(split.eval, encoder), options);
   } else {
     const int64_t prompt_cap = reward.max_tokens / 2;
-    const tokenizer::ChatEncoder encoder(*tok, chat_template, prompt_cap, reward.max_tokens - prompt_cap);
+    const tokenizer::ChatEncoder encoder(tok, chat_template, prompt_cap, reward.max_tokens - prompt_cap);
     auto split = readTrainEvalSplit<data::PreferencePair>(learner.data, seed, readLabeled);
     log::info("Bradley-Terry data: {} training and {} evaluation pairs from {}; chat template '{}'", split.train.size(),
               split.eval.size(), learner.data.train, chat_template);

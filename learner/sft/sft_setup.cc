@@ -11,7 +11,6 @@
 #include "common/data/jsonl_data.h"
 #include "common/model/pretrained.h"
 #include "common/tokenizer/tokenizer.h"
-#include "common/tokenizer/tokenizer_source.h"
 #include "learner/engine/training_data.h"
 #include "learner/sft/sft_objective.h"
 
@@ -36,19 +35,13 @@ SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
                "learner.data.train: SFT needs a JSONL file of demonstrations (prompt/response); a synthetic one: "
                "gramrl world generate sft --n 20000 --out demos.jsonl");
   const auto seed = static_cast<uint64_t>(config.experiment.seed);
+  const LoadedModel loaded = loadModelWithTokenizer(policyLoadSpec(config), device);
+  const tokenizer::Tokenizer& tok = *loaded.tokenizer;
+  const std::string& template_name = loaded.chat_template;
   SftSetup setup;
-  setup.tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
-  auto tok = tokenizer::loadTokenizer(setup.tokenizer_spec);
-  setup.policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-  GRAMRL_CHECK(tok->vocabSize() <= setup.policy->config().vocab_size, ConfigError,
-               "policy.tokenizer {} has {} tokens, more than the vocabulary of policy.model {} ({})",
-               setup.tokenizer_spec, tok->vocabSize(), config.policy.model, setup.policy->config().vocab_size);
-  const std::string template_name =
-      config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
-  GRAMRL_CHECK(!template_name.empty(), ConfigError,
-               "policy.chat_template: the tokenizer {} ships no chat template gramrl knows; set one",
-               setup.tokenizer_spec);
-  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+  setup.policy = loaded.model;
+  setup.tokenizer_spec = loaded.tokenizer_spec;
+  const tokenizer::ChatEncoder encoder(tok, template_name, config.policy.max_prompt_tokens,
                                        config.policy.max_new_tokens);
   auto split = readTrainEvalSplit<data::Demonstration>(learner.data, seed,
                                                        [](const std::string& path, const data::ReadOptions& options) {
@@ -58,7 +51,7 @@ SftSetup buildSft(const ExperimentConfig& config, at::Device device) {
             split.eval.size(), learner.data.train, template_name);
   setup.objective = std::make_unique<SftObjective>(
       setup.policy, encodeDemonstrations(split.train, encoder), encodeDemonstrations(split.eval, encoder),
-      SftOptions{learner.eval_batch_size, tok->specialTokens().pad.value_or(0)});
+      SftOptions{learner.eval_batch_size, tok.specialTokens().pad.value_or(0)});
   return setup;
 }
 

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "common/model/presets.h"
 #include "common/model/transformer.h"
 #include "common/tokenizer/chat_encoder.h"
 #include "reward/gram/scalar_scorers.h"
@@ -10,9 +11,10 @@ namespace gramrl::reward {
 
 BradleyTerryBackend::BradleyTerryBackend(const RewardOptions& options, c10::Device device)
     : model_source_(options.model) {
-  loaded_ = loadRewardModel(RewardModelSpec{options.model, options.tokenizer, options.chat_template,
-                                            /*builtin_value_head=*/true, 0, "reward (bradley_terry)"},
-                            device);
+  ModelLoadSpec spec = rewardModelSpec(options, device, "reward (bradley_terry)");
+  // A builtin preset gets a fresh value head so that the backend runs end to end (header comment).
+  spec.pretrained.value_head = isBuiltinSource(options.model);
+  loaded_ = loadModelWithTokenizer(spec, device);
   const int64_t prompt_tokens = options.max_tokens / 2;
   scorer_ = std::make_unique<gram::BradleyTerryScorer>(
       loaded_.model,

@@ -36,7 +36,7 @@ class BradleyTerryBackend : public ScalarBackend {
 
  private:
   std::string model_source_;
-  LoadedRewardModel loaded_;  // before scorer_: the scorer's encoder refers to its tokenizer
+  LoadedModel loaded_;  // before scorer_: the scorer's encoder refers to its tokenizer
   std::unique_ptr<gram::BradleyTerryScorer> scorer_;
 };
 

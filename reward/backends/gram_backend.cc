@@ -19,8 +19,7 @@ GramBackend::GramBackend(const RewardOptions& options, c10::Device device)
                "reward.best_of_n: expected bracket or anchor, got '{}'", options.best_of_n);
   bracket_ = options.best_of_n == "bracket";
   const gram::JudgeTemplate& judge_template = gram::judgeTemplate(options.gram.judge_template);
-  loaded_ = loadRewardModel(
-      RewardModelSpec{options.model, options.tokenizer, options.chat_template, false, 0, "reward (gram)"}, device);
+  loaded_ = loadModelWithTokenizer(rewardModelSpec(options, device, "reward (gram)"), device);
   judge_ = std::make_unique<gram::GramJudge>(
       loaded_.model, gram::JudgeEncoder(*loaded_.tokenizer, loaded_.chat_template, judge_template, options.max_tokens),
       options.batch_size);

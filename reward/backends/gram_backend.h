@@ -45,8 +45,8 @@ class GramBackend : public RewardBackend {
   std::string model_source_;
   std::string transform_;
   bool debias_;
-  bool bracket_;              // reward.best_of_n: bracket (true) or anchor
-  LoadedRewardModel loaded_;  // before judge_: the judge's encoder refers to its tokenizer
+  bool bracket_;        // reward.best_of_n: bracket (true) or anchor
+  LoadedModel loaded_;  // before judge_: the judge's encoder refers to its tokenizer
   std::unique_ptr<gram::GramJudge> judge_;
 };
 

@@ -2,14 +2,8 @@
 
 #include <cctype>
 
-#include <torch/torch.h>
-
+#include "common/config/experiment_config.h"
 #include "common/core/errors.h"
-#include "common/core/logging.h"
-#include "common/model/presets.h"
-#include "common/model/pretrained.h"
-#include "common/model/transformer.h"
-#include "common/tokenizer/tokenizer_source.h"
 
 namespace gramrl::reward {
 
@@ -28,36 +22,15 @@ c10::Device parseRewardDevice(const std::string& device) {
   return c10::Device(c10::kCPU);
 }
 
-void checkDeviceAvailable(c10::Device device, const std::string& where) {
-  if (!device.is_cuda()) return;
-  const auto count = static_cast<int64_t>(torch::cuda::device_count());
-  GRAMRL_CHECK(device.index() < count, ConfigError, "{}: device {} requested, but this process sees {} CUDA device(s)",
-               where, device.str(), count);
-}
-
-c10::ScalarType rewardModelDtype(c10::Device device) { return device.is_cuda() ? c10::kBFloat16 : c10::kFloat; }
-
-LoadedRewardModel loadRewardModel(const RewardModelSpec& spec, c10::Device device) {
-  GRAMRL_CHECK(!spec.model.empty(), ConfigError, "{}: expected a model checkpoint directory or builtin:<preset>",
-               spec.where);
-  checkDeviceAvailable(device, spec.where);
-  LoadedRewardModel out;
-  out.device = device;
-  out.dtype = rewardModelDtype(device);
-  out.tokenizer_spec = tokenizer::resolveTokenizerSpec(spec.model, spec.tokenizer);
-  out.tokenizer = tokenizer::loadTokenizer(out.tokenizer_spec);
-  out.chat_template = spec.chat_template == "auto" ? out.tokenizer->chatTemplateName() : spec.chat_template;
-  GRAMRL_CHECK(!out.chat_template.empty(), ConfigError,
-               "{}: the tokenizer {} ships no chat template gramrl knows; set the chat template explicitly", spec.where,
-               out.tokenizer_spec);
-  const bool value_head = spec.builtin_value_head && isBuiltinSource(spec.model);
-  out.model = loadPretrained(spec.model, out.dtype, device, PretrainedOptions{spec.seed, value_head});
-  GRAMRL_CHECK(out.tokenizer->vocabSize() <= out.model->config().vocab_size, ConfigError,
-               "{}: the tokenizer {} has {} tokens, more than the model's vocabulary of {}", spec.where,
-               out.tokenizer_spec, out.tokenizer->vocabSize(), out.model->config().vocab_size);
-  log::info("{}: model {} ({}, {}), tokenizer {}, chat template {}", spec.where, spec.model, device.str(),
-            torchDtypeName(out.dtype), out.tokenizer_spec, out.chat_template);
-  return out;
+ModelLoadSpec rewardModelSpec(const RewardOptions& options, c10::Device device, std::string where) {
+  ModelLoadSpec spec;
+  spec.model = options.model;
+  spec.tokenizer = options.tokenizer;
+  spec.chat_template = options.chat_template;
+  spec.where = std::move(where);
+  spec.chat_template_key = "reward.chat_template";
+  spec.dtype = inferenceDtype(device);
+  return spec;
 }
 
 }  // namespace gramrl::reward

@@ -6,8 +6,8 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
-#include "common/model/output_heads.h"
 #include "common/model/transformer.h"
+#include "reward/gram/label_logits.h"
 
 namespace gramrl::gram {
 
@@ -37,28 +37,14 @@ std::vector<double> GramJudge::marginsOfPrompts(const std::vector<std::vector<in
                    [&](size_t x, size_t y) { return prompts[x].size() > prompts[y].size(); });
 
   torch::NoGradGuard no_grad;
-  const at::Tensor labels = torch::tensor({encoder_.labelA(), encoder_.labelB()}, torch::kInt64).to(model_->device());
   for (size_t begin = 0; begin < order.size(); begin += static_cast<size_t>(batch_size_)) {
     const size_t end = std::min(order.size(), begin + static_cast<size_t>(batch_size_));
     const auto rows = static_cast<int64_t>(end - begin);
-    const auto width = static_cast<int64_t>(prompts[order[begin]].size());  // the longest: sorted
-    GRAMRL_ASSERT(width > 0, "an empty judge prompt");
-    at::Tensor ids = torch::zeros({rows, width}, torch::kInt64);  // pad id 0: any valid id, masked
-    at::Tensor mask = torch::zeros({rows, width}, torch::kInt64);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto mask_a = mask.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto& p = prompts[order[begin + static_cast<size_t>(r)]];
-      for (size_t t = 0; t < p.size(); ++t) {
-        ids_a[r][static_cast<int64_t>(t)] = p[t];
-        mask_a[r][static_cast<int64_t>(t)] = 1;
-      }
-    }
-    const at::Tensor device_mask = mask.to(model_->device());
-    const at::Tensor hidden = model_->forward(ids.to(model_->device()), device_mask);
-    const at::Tensor z = model_->selectedLogits(hidden, lastTokenPositions(device_mask), labels)
-                             .to(torch::kCPU, torch::kDouble)
-                             .contiguous();
+    std::vector<const std::vector<int64_t>*> batch;
+    for (size_t k = begin; k < end; ++k) batch.push_back(&prompts[order[k]]);
+    // NOTE [One label-logit function]: the stage-2 objective trains on the same computation.
+    const at::Tensor z =
+        labelLogits(*model_, batch, encoder_.labelA(), encoder_.labelB()).to(torch::kCPU, torch::kDouble).contiguous();
     auto z_a = z.accessor<double, 2>();
     for (int64_t r = 0; r < rows; ++r) out[order[begin + static_cast<size_t>(r)]] = z_a[r][0] - z_a[r][1];
   }

@@ -5,10 +5,9 @@
 // NOTE [Judge batches]
 // A call encodes every judge prompt (JudgeEncoder, so NOTE [Fitting the judge input] applies),
 // sorts them by length (longest first) so rows of similar length share a batch, and runs
-// right-padded batches of at most batch_size rows under no-grad. Only the two unembedding rows of
-// "A" and "B" are multiplied, at each row's last real position (selectedLogits at
-// lastTokenPositions); padding does not change a row's result because attention is causal and the
-// padded positions come after it. Debiased scoring puts both orders of a pair into the same call,
+// right-padded batches of at most batch_size rows under no-grad, each through labelLogits
+// (label_logits.h, NOTE [One label-logit function]: the stage-2 objective trains on the same
+// function). Debiased scoring puts both orders of a pair into the same call,
 // so they share batches. Margins are returned in double from the float32 logits.
 //
 // Threads: one thread at a time per GramJudge (it runs the model); nothing in it is shared with

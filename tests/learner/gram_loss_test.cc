@@ -1,18 +1,24 @@
 // GRAM's stage-2 loss against hand-derived values and PyTorch's label-smoothed cross-entropy, its
-// minimiser, the Bradley-Terry loss, the seeded A/B slot assignment, and the stage-1 prompt mask.
+// minimiser, the Bradley-Terry loss, the seeded A/B slot assignment, the stage-1 prompt mask, and
+// stage 2 against the judge that serves it.
 #include "learner/gram/gram_loss.h"
 
+#include <array>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
+#include "common/model/presets.h"
 #include "common/model/pretrained.h"
 #include "common/model/sequence_batch.h"
 #include "common/tokenizer/tokenizer.h"
 #include "learner/gram/gram_finetune_objective.h"
 #include "learner/gram/gram_pretrain_objective.h"
+#include "reward/gram/gram_judge.h"
 #include "reward/gram/judge_encoder.h"
 #include "tests/support/seed.h"
 
@@ -173,6 +179,45 @@ TEST(GramStage1Test, OnlyTheTargetIncludingEndOfTurnIsTrained) {
   EXPECT_NEAR(out.loss_sum.item<double>(), expected, 1e-3 * std::abs(expected));
   ASSERT_EQ(out.metrics.size(), 1u);
   EXPECT_EQ(out.metrics[0].count, static_cast<double>(a.target.size() + b.target.size()));
+}
+
+// NOTE [One label-logit function]: stage 2 trains the quantity the judge serves. On the same judge
+// prompts (winner in A, no slot randomisation) the objective's "margin" metric, z_A - z_B, equals
+// GramJudge's margin, one pair at a time and for a padded batch of prompts of different lengths.
+TEST(GramStage2Test, ObjectiveMarginEqualsTheJudgesMargin) {
+  auto tok = tokenizer::loadTokenizer("builtin:bytes");
+  const gram::JudgeEncoder encoder(*tok, "plain", gram::judgeTemplate("compact"), 256);
+  auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{3, false});
+  initRandom(*model, 3, 0.15);  // wider than the default so that margins are O(1), not O(1e-3)
+  std::vector<JudgePromptPair> pairs;
+  for (const auto& [x, chosen, rejected] : std::vector<std::array<std::string, 3>>{
+           {"srt:9371", "1379", "1397"}, {"rev:12", "21", "2"}, {"add:4+58", "62", "the answer is 63"}}) {
+    pairs.push_back({encoder.judgePrompt(x, chosen, rejected), encoder.judgePrompt(x, rejected, chosen)});
+  }
+  GramFinetuneOptions options;
+  options.label_a = encoder.labelA();
+  options.label_b = encoder.labelB();
+  options.randomize_order = false;
+  options.pad_id = 256;
+  GramFinetuneObjective objective(model, pairs, {}, options);
+  objective.startStep(0);
+  gram::GramJudge judge(model, encoder, /*batch_size=*/2);
+  auto margin = [](const ObjectiveOutput& out) {
+    for (const MetricSum& m : out.metrics) {
+      if (m.name == "margin") return m.sum;
+    }
+    ADD_FAILURE() << "no margin metric";
+    return 0.0;
+  };
+  double sum = 0;
+  for (int64_t i = 0; i < 3; ++i) {
+    const double served = judge.marginsOfPrompts({pairs[static_cast<size_t>(i)].winner_a})[0];
+    EXPECT_GT(std::abs(served), 1e-3) << "pair " << i;  // a margin worth comparing
+    EXPECT_NEAR(margin(objective.forward({i})), served, 1e-5) << "pair " << i;
+    sum += served;
+  }
+  // Three rows of different lengths in one padded forward pass (the judge ran them one at a time).
+  EXPECT_NEAR(margin(objective.forward({0, 1, 2})), sum, 3e-5);
 }
 
 }  // namespace
