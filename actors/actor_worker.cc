@@ -14,15 +14,15 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/model/pretrained.h"
+#include "common/model/sequence_batch.h"
 #include "common/model/transformer.h"
 #include "common/rendezvous/rendezvous.h"
+#include "common/tokenizer/chat_encoder.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
 #include "common/tokenizer/unicode.h"
 #include "common/transport/message_socket.h"
 #include "common/world/gold.h"
-#include "common/model/sequence_batch.h"
-#include "common/tokenizer/chat_encoder.h"
 #include "reward/service/reward_client.h"
 #include "rollout/generation_engine.h"
 #include "rollout/trajectory.h"
@@ -111,7 +111,8 @@ int runActorWorker(const ActorWorkerArgs& args) {
       config.policy.chat_template == "auto" ? tok->chatTemplateName() : config.policy.chat_template;
   GRAMRL_CHECK(!template_name.empty(), ConfigError, "policy.chat_template: the tokenizer {} ships no chat template",
                tokenizer_spec);
-  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens, config.policy.max_new_tokens);
+  const tokenizer::ChatEncoder encoder(*tok, template_name, config.policy.max_prompt_tokens,
+                                       config.policy.max_new_tokens);
   torch::NoGradGuard no_grad;
   model->eval();
 
@@ -238,11 +239,12 @@ int runActorWorker(const ActorWorkerArgs& args) {
     const auto ack = ack_message->getRoot<wire::RolloutMessage>();
     GRAMRL_CHECK(ack.which() == wire::RolloutMessage::BATCH_ACK, ProtocolError, "expected a batch acknowledgement");
     ++batches;
-    log::info("batch {}: {} prompts, {} samples, v{}, reward {:.3f}, gen {:.2f} s, reward {:.2f} s, weights {:.2f} s; "
-              "kept {}, duplicate {}, rejected {}",
-              batches, leases.size(), batch.size(), version, reward_sum / static_cast<double>(batch.size()),
-              generation_s, reward_s, weights_s, ack.getBatchAck().getAccepted(), ack.getBatchAck().getDuplicates(),
-              ack.getBatchAck().getRejected());
+    log::info(
+        "batch {}: {} prompts, {} samples, v{}, reward {:.3f}, gen {:.2f} s, reward {:.2f} s, weights {:.2f} s; "
+        "kept {}, duplicate {}, rejected {}",
+        batches, leases.size(), batch.size(), version, reward_sum / static_cast<double>(batch.size()), generation_s,
+        reward_s, weights_s, ack.getBatchAck().getAccepted(), ack.getBatchAck().getDuplicates(),
+        ack.getBatchAck().getRejected());
   }
   log::info("actor {}: the run is finished after {} batches", args.index, batches);
   return 0;

@@ -35,8 +35,8 @@ PromptSource::PromptSource(const ExperimentConfig& config) : seed_(static_cast<u
     GRAMRL_CHECK(!rows_.empty(), DataError, "rollout.prompts: {} holds no prompts", config.rollout.prompts);
     return;
   }
-  families_ = config.rollout.families.empty() ? defaultTrainingFamilies()
-                                              : world::resolveFamilies(config.rollout.families);
+  families_ =
+      config.rollout.families.empty() ? defaultTrainingFamilies() : world::resolveFamilies(config.rollout.families);
 }
 
 data::PromptExample PromptSource::at(uint64_t prompt_id) const {

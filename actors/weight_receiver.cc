@@ -22,9 +22,8 @@ constexpr int kMaxRestarts = 10;
 
 WeightReceiver::WeightReceiver(transport::ZmqContext& context, const std::string& endpoint,
                                transport::ReceiveLimits limits, std::chrono::milliseconds timeout)
-    : socket_(std::make_unique<transport::MessageSocket>(context, transport::SocketType::kDealer,
-                                                         transport::Channel::kWeights, transport::SocketOptions{},
-                                                         limits)),
+    : socket_(std::make_unique<transport::MessageSocket>(
+          context, transport::SocketType::kDealer, transport::Channel::kWeights, transport::SocketOptions{}, limits)),
       timeout_(timeout) {
   socket_->connect(endpoint);
 }
@@ -53,8 +52,7 @@ int64_t WeightReceiver::fetchInto(Transformer& model) {
   for (int attempt = 0; attempt < kMaxRestarts; ++attempt) {
     auto manifest_message = request(0, kManifestChunk);
     const auto root = manifest_message->getRoot<wire::WeightsMessage>();
-    GRAMRL_CHECK(root.which() == wire::WeightsMessage::MANIFEST, ProtocolError,
-                 "weights: expected a manifest, got {}",
+    GRAMRL_CHECK(root.which() == wire::WeightsMessage::MANIFEST, ProtocolError, "weights: expected a manifest, got {}",
                  root.which() == wire::WeightsMessage::ERROR ? std::string(root.getError().cStr()) : "another body");
     const auto manifest = root.getManifest();
     const auto version = manifest.getVersion();
@@ -93,15 +91,14 @@ int64_t WeightReceiver::fetchInto(Transformer& model) {
       log::debug("weights: version {} was replaced while fetching; fetching the newest", version);
       continue;
     }
-    GRAMRL_CHECK(staged.size() == params.size(), ProtocolError, "weights: version {} carried {} of {} tensors",
-                 version, staged.size(), params.size());
+    GRAMRL_CHECK(staged.size() == params.size(), ProtocolError, "weights: version {} carried {} of {} tensors", version,
+                 staged.size(), params.size());
     torch::NoGradGuard no_grad;
     for (auto& [name, value] : staged) params.at(name).copy_(value);
     last_bytes_ = bytes;
     return static_cast<int64_t>(version);
   }
-  GRAMRL_CHECK(false, Timeout, "weights: the learner published {} versions while this actor fetched one",
-               kMaxRestarts);
+  GRAMRL_CHECK(false, Timeout, "weights: the learner published {} versions while this actor fetched one", kMaxRestarts);
   return 0;
 }
 

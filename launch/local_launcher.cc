@@ -101,8 +101,7 @@ int reap(std::vector<Child>& children, LaunchResult& result, bool stopping, bool
       ++c.restarts;
       ++result.restarts;
       log::warn("{} {}; restarting it ({} of {} restarts){}", c.spec->name, describe(status), c.restarts,
-                c.spec->restart_limit,
-                c.spec->log_file.empty() ? "" : fmt::format(" (its log: {})", c.spec->log_file));
+                c.spec->restart_limit, c.spec->log_file.empty() ? "" : fmt::format(" (its log: {})", c.spec->log_file));
       c.pid = spawn(*c.spec);
       c.running = true;
       restarted = true;

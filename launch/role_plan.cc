@@ -36,8 +36,8 @@ std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std
     RoleProcess p;
     p.role = "learner";
     p.index = r;
-    p.args = {"worker", "learner", "--config", config_path, "--rank", std::to_string(r), "--world",
-              std::to_string(config.learner.ranks)};
+    p.args = {"worker", "learner",         "--config", config_path,
+              "--rank", std::to_string(r), "--world",  std::to_string(config.learner.ranks)};
     p.serves = false;
     p.restart_limit = 0;  // a learner rank's failure stops the run; rerunning the command resumes
     if (r > 0) p.log_file = log_of(p);

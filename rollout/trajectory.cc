@@ -103,8 +103,7 @@ std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader b, c
       t.reward = rewards[i];
       t.gold = gold[i];
       t.stopped = finish[i] == wire::FinishReason::STOP_TOKEN;
-      GRAMRL_CHECK(std::isfinite(t.reward), ProtocolError, "trajectory batch: sequence {} has reward {}", i,
-                   t.reward);
+      GRAMRL_CHECK(std::isfinite(t.reward), ProtocolError, "trajectory batch: sequence {} has reward {}", i, t.reward);
       t.prompt.resize(prompt_lengths[i]);
       t.response.resize(response_lengths[i]);
       for (auto& id : t.prompt) id = tokens[tk++];

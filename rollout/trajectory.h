@@ -24,7 +24,7 @@ struct Trajectory {
   std::vector<int32_t> response;
   std::vector<float> behaviour_logprobs;  // one per response token (NOTE [Which log-prob] in sampling.h)
   float reward = 0.0f;
-  float gold = 0.0f;  // the world's gold score, NaN when the prompt has none
+  float gold = 0.0f;     // the world's gold score, NaN when the prompt has none
   bool stopped = false;  // ended with a stop token (else max_new_tokens)
 };
 
@@ -34,8 +34,7 @@ struct TrajectoryLimits {
 };
 
 // A RolloutMessage whose body is `batch`. Every trajectory must have the same policy_version.
-transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id,
-                                                 const std::vector<Trajectory>& batch);
+transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id, const std::vector<Trajectory>& batch);
 
 // Throws ProtocolError for lists of mismatched lengths, sizes past `limits`, or token ids < 0.
 std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader batch, const TrajectoryLimits& limits);

@@ -29,10 +29,10 @@ class Transformer;
 
 struct TrainedModuleOptions {
   LrScheduleOptions schedule;
-  AdamWSettings adamw;               // adamw.lr is replaced by the schedule's rate each update
-  double max_grad_norm = 1.0;        // 0: no clipping (the norm is still reported)
-  std::vector<std::string> freeze;   // fnmatch patterns of parameter names kept fixed
-  std::string precision = "fp32";    // fp32 | bf16 (autocast; CUDA only)
+  AdamWSettings adamw;              // adamw.lr is replaced by the schedule's rate each update
+  double max_grad_norm = 1.0;       // 0: no clipping (the norm is still reported)
+  std::vector<std::string> freeze;  // fnmatch patterns of parameter names kept fixed
+  std::string precision = "fp32";   // fp32 | bf16 (autocast; CUDA only)
 };
 
 class TrainedModule {
@@ -60,7 +60,7 @@ class TrainedModule {
 };
 
 struct UpdateResult {
-  double loss = 0.0;       // sum of loss units / global normaliser
+  double loss = 0.0;  // sum of loss units / global normaliser
   double lr = 0.0;
   double grad_norm = 0.0;  // before clipping
   double tokens = 0.0;     // summed over ranks

@@ -57,8 +57,8 @@ struct ExperienceServer::State {
   transport::ZmqContext* context = nullptr;
 };
 
-ExperienceServer::ExperienceServer(transport::ZmqContext& context, ExperienceServerOptions options,
-                                   int64_t first_step, LedgerCounts counts)
+ExperienceServer::ExperienceServer(transport::ZmqContext& context, ExperienceServerOptions options, int64_t first_step,
+                                   LedgerCounts counts)
     : options_(std::move(options)), state_(std::make_shared<State>(options_, first_step, counts)) {
   state_->context = &context;
   std::promise<std::string> rollout_bound;
@@ -264,12 +264,8 @@ transport::OutgoingMessage ExperienceServer::handleRollout(wire::RolloutMessage:
             st.accepted[prompt] = std::move(samples);
             break;
           }
-          case Handin::kDuplicate:
-            ++duplicates;
-            break;
-          case Handin::kRejected:
-            ++rejected;
-            break;
+          case Handin::kDuplicate: ++duplicates; break;
+          case Handin::kRejected: ++rejected; break;
         }
       }
       if (accepted > 0) st.step_ready.notify_all();
@@ -279,8 +275,7 @@ transport::OutgoingMessage ExperienceServer::handleRollout(wire::RolloutMessage:
       ack.setRejected(rejected);
       return reply;
     }
-    default:
-      GRAMRL_CHECK(false, ProtocolError, "rollout: expected a leaseRequest or a batch");
+    default: GRAMRL_CHECK(false, ProtocolError, "rollout: expected a leaseRequest or a batch");
   }
   return reply;
 }

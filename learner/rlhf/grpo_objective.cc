@@ -6,20 +6,21 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
-#include "common/model/transformer.h"
 #include "common/model/sequence_batch.h"
+#include "common/model/transformer.h"
 #include "common/tokenizer/chat_encoder.h"
 
 namespace gramrl::rlhf {
 namespace {
 
-std::vector<tokenizer::PromptResponse> rowsOf(const std::vector<Trajectory>& samples, const std::vector<int64_t>& indices) {
+std::vector<tokenizer::PromptResponse> rowsOf(const std::vector<Trajectory>& samples,
+                                              const std::vector<int64_t>& indices) {
   std::vector<tokenizer::PromptResponse> rows;
   rows.reserve(indices.size());
   for (int64_t i : indices) {
     const Trajectory& t = samples[static_cast<size_t>(i)];
     rows.push_back(tokenizer::PromptResponse{std::vector<int64_t>(t.prompt.begin(), t.prompt.end()),
-                                  std::vector<int64_t>(t.response.begin(), t.response.end())});
+                                             std::vector<int64_t>(t.response.begin(), t.response.end())});
   }
   return rows;
 }
@@ -64,7 +65,8 @@ std::vector<std::vector<float>> GrpoObjective::tokenLogProbs(const Transformer& 
       const Trajectory& t = samples[static_cast<size_t>(idx[r])];
       auto& v = out[static_cast<size_t>(idx[r])];
       v.resize(t.response.size());
-      for (size_t j = 0; j < t.response.size(); ++j) v[j] = a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1];
+      for (size_t j = 0; j < t.response.size(); ++j)
+        v[j] = a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1];
     }
   }
   return out;
@@ -89,9 +91,9 @@ void GrpoObjective::setExperience(std::vector<Trajectory> samples, int64_t versi
     for (size_t i = 0; i < n; ++i) {
       is_weight_[i].resize(old_logp_[i].size());
       for (size_t j = 0; j < old_logp_[i].size(); ++j) {
-        is_weight_[i][j] = static_cast<float>(std::min(
-            std::exp(static_cast<double>(old_logp_[i][j]) - samples_[i].behaviour_logprobs[j]),
-            settings_.importance_cap));
+        is_weight_[i][j] = static_cast<float>(
+            std::min(std::exp(static_cast<double>(old_logp_[i][j]) - samples_[i].behaviour_logprobs[j]),
+                     settings_.importance_cap));
       }
     }
   } else {
@@ -130,7 +132,8 @@ at::Tensor GrpoObjective::scatterRows(const std::vector<int64_t>& indices,
   for (size_t r = 0; r < indices.size(); ++r) {
     const Trajectory& t = samples_[static_cast<size_t>(indices[r])];
     const auto& v = values[static_cast<size_t>(indices[r])];
-    for (size_t j = 0; j < v.size(); ++j) a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1] = v[j];
+    for (size_t j = 0; j < v.size(); ++j)
+      a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1] = v[j];
   }
   return out.to(policy_->device());
 }
@@ -153,7 +156,8 @@ ObjectiveOutput GrpoObjective::forward(const std::vector<int64_t>& indices) {
     auto a = advantages.accessor<float, 2>();
     for (size_t r = 0; r < indices.size(); ++r) {
       const Trajectory& t = samples_[static_cast<size_t>(indices[r])];
-      for (size_t j = 0; j < adv[r].size(); ++j) a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1] = adv[r][j];
+      for (size_t j = 0; j < adv[r].size(); ++j)
+        a[static_cast<int64_t>(r)][static_cast<int64_t>(t.prompt.size() + j) - 1] = adv[r][j];
     }
   }
   advantages = advantages.to(policy_->device());

@@ -31,9 +31,9 @@ struct GrpoSettings {
   bool kl_in_reward = false;  // else in the loss
   bool scale_by_std = true;
   double importance_cap = 2.0;
-  int64_t group_size = 1;       // samples per prompt
-  double temperature = 1.0;     // the sampling temperature (0 counts as 1), NOTE [Which log-prob]
-  int64_t batch_rows = 8;       // rows per no-grad forward in setExperience
+  int64_t group_size = 1;    // samples per prompt
+  double temperature = 1.0;  // the sampling temperature (0 counts as 1), NOTE [Which log-prob]
+  int64_t batch_rows = 8;    // rows per no-grad forward in setExperience
   int64_t pad_id = 0;
 };
 

@@ -7,8 +7,8 @@
 #include <limits>
 #include <thread>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "common/checkpoint/checkpoint.h"
 #include "common/checkpoint/file_io.h"
@@ -185,8 +185,8 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   }
   if (source) {
     const TrainerState saved = readTrainerState(*source);
-    GRAMRL_CHECK(saved.algorithm == "grpo", ConfigError, "cannot resume {}: it was written by '{}' training",
-                 *source, saved.algorithm);
+    GRAMRL_CHECK(saved.algorithm == "grpo", ConfigError, "cannot resume {}: it was written by '{}' training", *source,
+                 saved.algorithm);
     const std::string model_dir = (fs::path(*source) / kModelSubdir).string();
     loadStateDict(*policy, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
     loadOptimizerState(module.optimizer(), (fs::path(*source) / kOptimizerFile).string());
@@ -215,7 +215,8 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     so.receive_limits.max_message_bytes = static_cast<size_t>(config.launch.transport.max_message_mb) << 20;
     server = std::make_unique<rlhf::ExperienceServer>(*context, so, state.step, counts);
     server->publishWeights(rlhf::makeWeightSnapshot(*policy, state.step));
-    GRAMRL_CHECK(!rendezvous.empty(), ConfigError, "the RLHF learner needs a rendezvous store (run it with gramrl rlhf)");
+    GRAMRL_CHECK(!rendezvous.empty(), ConfigError,
+                 "the RLHF learner needs a rendezvous store (run it with gramrl rlhf)");
     store = Rendezvous::connect(RendezvousAddress::parse(rendezvous),
                                 std::chrono::seconds(config.launch.rendezvous.timeout_s));
     store->publish("learner", 0, "rollout", server->rolloutEndpoint());
@@ -232,7 +233,8 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     jsonl = std::make_unique<metrics::JsonlMetricsWriter>(
         (fs::path(run_dir) / "metrics.jsonl").string(),
         state.step > 0 ? std::optional<int64_t>(state.step) : std::nullopt);
-    if (l.tensorboard) tensorboard = std::make_unique<metrics::TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());
+    if (l.tensorboard)
+      tensorboard = std::make_unique<metrics::TensorBoardWriter>((fs::path(run_dir) / "tensorboard").string());
     metrics::ProgressOptions popt;
     popt.keys = {"reward/mean", "reward/gold", "kl/per_token", "rollout/staleness"};
     progress = std::make_unique<metrics::ProgressReporter>("rlhf", l.total_steps, state.step, popt);

@@ -40,12 +40,9 @@ KlEstimator parseKlEstimator(const std::string& name) {
 at::Tensor klEstimate(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator estimator) {
   const at::Tensor d = logp - ref_logp;
   switch (estimator) {
-    case KlEstimator::kK1:
-      return d;
-    case KlEstimator::kK2:
-      return 0.5 * d * d;
-    case KlEstimator::kK3:
-      return torch::exp(-d) - 1.0 + d;
+    case KlEstimator::kK1: return d;
+    case KlEstimator::kK2: return 0.5 * d * d;
+    case KlEstimator::kK3: return torch::exp(-d) - 1.0 + d;
   }
   GRAMRL_ASSERT(false, "unknown KL estimator");
   return d;

@@ -9,10 +9,7 @@
 namespace gramrl::rlhf {
 
 PromptLedger::PromptLedger(LedgerOptions options, int64_t first_step, LedgerCounts counts)
-    : options_(options),
-      version_(first_step),
-      next_prompt_(0),
-      counts_(counts) {
+    : options_(options), version_(first_step), next_prompt_(0), counts_(counts) {
   GRAMRL_ASSERT(options_.prompts_per_step >= 1 && options_.total_steps >= 1 && options_.max_staleness >= 0);
   GRAMRL_ASSERT(first_step >= 0 && first_step <= options_.total_steps);
   next_prompt_ = firstPromptOf(first_step);
@@ -141,8 +138,8 @@ LedgerCounts PromptLedger::countsForCheckpoint() const {
 bool PromptLedger::isFinished() const { return version_ >= options_.total_steps; }
 
 std::string toJson(const LedgerCounts& c) {
-  nlohmann::json j{{"prompts_leased", c.leased},       {"prompts_re_leased", c.re_leased},
-                   {"leases_expired", c.expired},      {"prompts_completed", c.completed},
+  nlohmann::json j{{"prompts_leased", c.leased},         {"prompts_re_leased", c.re_leased},
+                   {"leases_expired", c.expired},        {"prompts_completed", c.completed},
                    {"duplicates_dropped", c.duplicates}, {"hand_ins_rejected", c.rejected}};
   return j.dump(2);
 }

@@ -100,8 +100,8 @@ class PromptLedger {
   std::deque<uint64_t> requeued_;  // prompts whose lease expired, oldest first
   std::map<uint64_t, Active> active_;
   std::map<uint64_t, uint64_t> expired_;  // expired lease id -> prompt id: a late hand-in still counts
-  std::set<uint64_t> leased_prompts_;  // prompts with an active lease (one or more)
-  std::set<uint64_t> done_;            // completed prompts of steps not yet trained
+  std::set<uint64_t> leased_prompts_;     // prompts with an active lease (one or more)
+  std::set<uint64_t> done_;               // completed prompts of steps not yet trained
   LedgerCounts counts_;
 };
 

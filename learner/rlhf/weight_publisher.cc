@@ -59,8 +59,8 @@ std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const Transformer& mode
   }
   m.setTotalBytes(offset);
   snapshot->bytes = offset;
-  snapshot->manifest = std::make_shared<const transport::EncodedMessage>(transport::Channel::kWeights,
-                                                                          std::move(manifest));
+  snapshot->manifest =
+      std::make_shared<const transport::EncodedMessage>(transport::Channel::kWeights, std::move(manifest));
   for (size_t c = 0; c < chunks.size(); ++c) {
     transport::OutgoingMessage chunk;
     auto croot = chunk.initRoot<wire::WeightsMessage>();

@@ -46,8 +46,7 @@ TEST(GrpoObjectiveTest, LossEqualsAFloat64RecomputationOnPolicy) {
   const double temperature = 0.8;
   std::vector<Trajectory> samples{sample(0, 0, {1, 40, 41}, {50, 51, 52}, 1.0f),
                                   sample(0, 1, {1, 40, 41}, {60, 2}, 0.0f),
-                                  sample(1, 0, {1, 70}, {71, 72, 73, 74}, 0.5f),
-                                  sample(1, 1, {1, 70}, {75}, 0.25f)};
+                                  sample(1, 0, {1, 70}, {71, 72, 73, 74}, 0.5f), sample(1, 1, {1, 70}, {75}, 0.25f)};
   // On-policy: behaviour log-probs are the policy's own.
   for (auto& t : samples) {
     const auto lp = referenceLogProbs(*policy, t, temperature);

@@ -42,7 +42,7 @@ TEST(PromptLedgerTest, StalenessWindowLeasesAheadAndNamesTheOldestUsableVersion)
   PromptLedger ledger(options(2, 10, 1), 0);
   auto a = ledger.lease(10, LedgerClock::now());
   EXPECT_EQ(promptsOf(a), (std::vector<uint64_t>{0, 1, 2, 3}));  // steps 0 and 1
-  EXPECT_EQ(a[2].min_version, 0);                                 // step 1 may use version 0
+  EXPECT_EQ(a[2].min_version, 0);                                // step 1 may use version 0
   // A sample of step 1 made with version 0 is accepted at learner version 0 and 1, ...
   EXPECT_EQ(ledger.handIn(a[2].lease_id, 2, 0), Handin::kAccepted);
   ledger.setPolicyVersion(1);
