@@ -76,9 +76,14 @@ TEST_F(HostileCliTest, SizesPastTheModelAreRefusedNamingTheFlag) {
   // builtin:tiny has a context of 2048 tokens.
   EXPECT_EQ(gramrl({"generate", "-m", "builtin:tiny", "--max-new-tokens", "5000", "hi"}), 2);
   EXPECT_NE(err_.find("use --max-new-tokens"), std::string::npos) << err_;
-  EXPECT_EQ(gramrl({"generate", "-m", "builtin:tiny", "--max-new-tokens", "4", std::string(3000, 'z')}), 2);
+  // Prompts are left-truncated to --max-prompt-tokens (default 512) as the trainers do; a limit past
+  // the model's context is refused naming the prompt.
+  EXPECT_EQ(gramrl({"generate", "-m", "builtin:tiny", "--max-new-tokens", "4", "--max-prompt-tokens", "4000",
+                    std::string(3000, 'z')}),
+            2);
   EXPECT_NE(err_.find("prompt 0 is"), std::string::npos) << err_;
   EXPECT_EQ(out_, "");
+  EXPECT_EQ(gramrl({"generate", "-m", "builtin:tiny", "--max-new-tokens", "4", std::string(3000, 'z')}), 0) << err_;
 }
 
 TEST_F(HostileCliTest, CountsHaveBounds) {

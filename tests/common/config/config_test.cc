@@ -346,7 +346,7 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
                   "global_batch_size, micro_batch_size, lr, min_lr_ratio, weight_decay, adam_beta1, adam_beta2, "
                   "adam_eps, schedule, warmup_ratio, max_grad_norm, precision, freeze, resume, eval_every, "
                   "eval_batch_size, log_every, tensorboard, collective_timeout_s, allreduce_bucket_mb, data, gram, "
-                  "ppo, dpo, checkpoint) (" +
+                  "ppo, grpo, dpo, checkpoint) (" +
                   p + ":3:3)");
   }
 }
