@@ -116,7 +116,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
   torch::NoGradGuard no_grad;
   model->eval();
 
-  const PromptSource prompts(config);
+  PromptSource prompts(config);
   const bool with_reference = needsReference(config.reward);
   transport::ZmqContext context;
   transport::ReceiveLimits limits;

@@ -1,25 +1,14 @@
 #include "actors/prompt_source.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/world/generators.h"
 #include "common/world/tasks.h"
+#include "learner/engine/epoch_sampler.h"
 
 namespace gramrl {
-namespace {
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 std::vector<std::string> defaultTrainingFamilies() {
   std::vector<std::string> out;
   const auto& held = world::defaultHeldOutFamilies();
@@ -39,7 +28,7 @@ PromptSource::PromptSource(const ExperimentConfig& config) : seed_(static_cast<u
       config.rollout.families.empty() ? defaultTrainingFamilies() : world::resolveFamilies(config.rollout.families);
 }
 
-data::PromptExample PromptSource::at(uint64_t prompt_id) const {
+data::PromptExample PromptSource::at(uint64_t prompt_id) {
   if (rows_.empty()) {
     world::WorldOptions options;
     options.families = families_;
@@ -52,16 +41,15 @@ data::PromptExample PromptSource::at(uint64_t prompt_id) const {
     out.source = "world:" + std::to_string(prompt_id);
     return out;
   }
+  // The trainers' seeded epoch shuffle (NOTE [Data cursor]), kept for the epoch last asked for:
+  // leases come in prompt order, so an actor recomputes it once per epoch.
   const uint64_t n = rows_.size();
-  const uint64_t epoch = prompt_id / n;
-  // Fisher-Yates with a counter-based stream: row prompt_id % n of epoch `epoch`'s permutation.
-  std::vector<uint64_t> perm(n);
-  std::iota(perm.begin(), perm.end(), 0);
-  for (uint64_t i = n - 1; i > 0; --i) {
-    const uint64_t j = splitmix(seed_ ^ splitmix(epoch * 0x100000001B3ull + i)) % (i + 1);
-    std::swap(perm[i], perm[j]);
+  const auto epoch = static_cast<int64_t>(prompt_id / n);
+  if (epoch != order_epoch_) {
+    order_ = EpochSampler::permutation(static_cast<int64_t>(n), seed_, epoch);
+    order_epoch_ = epoch;
   }
-  return rows_[perm[prompt_id % n]];
+  return rows_[static_cast<size_t>(order_[prompt_id % n])];
 }
 
 }  // namespace gramrl

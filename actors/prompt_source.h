@@ -5,7 +5,7 @@
 // perm_e(i mod N) of the file, where perm_e is a seeded shuffle for epoch e = i / N. Any actor
 // therefore turns a lease's prompt id into the same prompt.
 //
-// Threads: const after construction; safe from any thread. Throws DataError (a bad file) and
+// Threads: one at a time (at() caches the current epoch's order). Throws DataError (a bad file) and
 // ConfigError (unknown families) at construction.
 #pragma once
 
@@ -23,7 +23,7 @@ struct ExperimentConfig;
 class PromptSource {
  public:
   explicit PromptSource(const ExperimentConfig& config);
-  data::PromptExample at(uint64_t prompt_id) const;
+  data::PromptExample at(uint64_t prompt_id);
   // True for the built-in world (its prompts have a gold judge).
   bool isWorld() const { return rows_.empty(); }
   size_t fileRows() const { return rows_.size(); }
@@ -32,6 +32,8 @@ class PromptSource {
   std::vector<data::PromptExample> rows_;
   std::vector<std::string> families_;
   uint64_t seed_ = 0;
+  std::vector<int64_t> order_;  // permutation of order_epoch_
+  int64_t order_epoch_ = -1;
 };
 
 // The world's in-distribution families (all but world::defaultHeldOutFamilies()), the default of

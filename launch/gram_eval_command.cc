@@ -52,7 +52,7 @@ void checkArgs(const GramEvalArgs& args) {
   GRAMRL_CHECK(args.max_tokens >= 8, ConfigError, "gram eval: --max-tokens must be at least 8, got {}",
                args.max_tokens);
   checkThreadCount(args.threads, "gram eval: --threads");  // each thread is real: bounded
-  gram::judgeTemplate(args.judge_template);  // throws ConfigError for an unknown name
+  gram::judgeTemplate(args.judge_template);                // throws ConfigError for an unknown name
 }
 
 // Logs "scored k/n pairs" at most every kProgressIntervalS, and at the end.

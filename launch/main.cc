@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "actors/actor_worker.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "launch/commands.h"
@@ -16,12 +17,11 @@
 #include "launch/gram_eval_command.h"
 #include "launch/keygen_command.h"
 #include "launch/reward_command.h"
+#include "launch/rlhf_command.h"
 #include "launch/text_arguments.h"
 #include "launch/tokenize_command.h"
 #include "launch/train_command.h"
 #include "launch/world_command.h"
-#include "actors/actor_worker.h"
-#include "launch/rlhf_command.h"
 #include "learner/learner_worker.h"
 
 namespace gramrl::cli {

@@ -515,7 +515,8 @@ struct DeviceOptions {
 
   template <class V>
   void visit(V& v) {
-    v.field(learner, "learner", "GPU indices for learner ranks (rank r gets entry r mod n as CUDA_VISIBLE_DEVICES); "
+    v.field(learner, "learner",
+            "GPU indices for learner ranks (rank r gets entry r mod n as CUDA_VISIBLE_DEVICES); "
             "empty sets nothing.");
     v.field(reward, "reward", "GPU indices for reward replicas, as for learner: the reward service on its own GPUs.");
     v.field(actors, "actors", "GPU indices for rollout actors, as for learner.");

@@ -61,37 +61,30 @@ ExperienceServer::ExperienceServer(transport::ZmqContext& context, ExperienceSer
                                    LedgerCounts counts)
     : options_(std::move(options)), state_(std::make_shared<State>(options_, first_step, counts)) {
   state_->context = &context;
-  std::promise<std::string> rollout_bound;
-  std::promise<std::string> weights_bound;
-  auto rollout_future = rollout_bound.get_future();
-  auto weights_future = weights_bound.get_future();
   const std::string endpoint = "tcp://" + options_.bind_host + ":*";
-  state_->rollout_thread = std::thread([this, endpoint, p = std::move(rollout_bound)]() mutable {
-    std::unique_ptr<transport::MessageSocket> socket;
-    try {
-      socket = std::make_unique<transport::MessageSocket>(*state_->context, transport::SocketType::kRouter,
-                                                          transport::Channel::kRollout, transport::SocketOptions{},
-                                                          options_.receive_limits);
-      p.set_value(socket->bind(endpoint));
-    } catch (...) {
-      p.set_exception(std::current_exception());
-      return;
-    }
-    serveRollout(*socket);
-  });
-  state_->weights_thread = std::thread([this, endpoint, p = std::move(weights_bound)]() mutable {
-    std::unique_ptr<transport::MessageSocket> socket;
-    try {
-      socket = std::make_unique<transport::MessageSocket>(*state_->context, transport::SocketType::kRouter,
-                                                          transport::Channel::kWeights, transport::SocketOptions{},
-                                                          options_.receive_limits);
-      p.set_value(socket->bind(endpoint));
-    } catch (...) {
-      p.set_exception(std::current_exception());
-      return;
-    }
-    serveWeights(*socket);
-  });
+  // Each ROUTER is made and bound on the thread that owns it; the bound endpoint (or the bind
+  // error) comes back through a future.
+  auto start = [&](transport::Channel channel, void (ExperienceServer::*serve)(transport::MessageSocket&)) {
+    std::promise<std::string> bound;
+    auto future = bound.get_future();
+    std::thread thread([this, endpoint, channel, serve, p = std::move(bound)]() mutable {
+      std::unique_ptr<transport::MessageSocket> socket;
+      try {
+        socket = std::make_unique<transport::MessageSocket>(*state_->context, transport::SocketType::kRouter, channel,
+                                                            transport::SocketOptions{}, options_.receive_limits);
+        p.set_value(socket->bind(endpoint));
+      } catch (...) {
+        p.set_exception(std::current_exception());
+        return;
+      }
+      (this->*serve)(*socket);
+    });
+    return std::make_pair(std::move(thread), std::move(future));
+  };
+  auto [rollout_thread, rollout_future] = start(transport::Channel::kRollout, &ExperienceServer::serveRollout);
+  state_->rollout_thread = std::move(rollout_thread);
+  auto [weights_thread, weights_future] = start(transport::Channel::kWeights, &ExperienceServer::serveWeights);
+  state_->weights_thread = std::move(weights_thread);
   try {
     rollout_endpoint_ = rollout_future.get();
     weights_endpoint_ = weights_future.get();
