@@ -82,6 +82,20 @@ class LearnerLink {
 
 }  // namespace
 
+GenerationOptions rolloutGenerationOptions(const ExperimentConfig& config, const tokenizer::Tokenizer& tok,
+                                           int64_t end_of_turn_id) {
+  const RolloutOptions& ro = config.rollout;
+  GenerationOptions gen;
+  gen.sampling = SamplingParams{ro.temperature, ro.top_k, ro.top_p};
+  gen.max_new_tokens = config.policy.max_new_tokens;
+  for (auto id : tok.specialTokens().stop) gen.stop_token_ids.push_back(id);
+  gen.stop_token_ids.push_back(end_of_turn_id);
+  gen.samples_per_prompt = ro.samples_per_prompt;
+  gen.seed = static_cast<uint64_t>(config.experiment.seed);
+  gen.vocab_limit = tok.vocabSize();
+  return gen;
+}
+
 int runActorWorker(const ActorWorkerArgs& args) {
   log::setIdentity("actor", args.index);
   const ExperimentConfig config = loadExperimentConfig(args.config);
@@ -125,14 +139,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
   WeightReceiver weights(context, weights_endpoint, limits, timeout);
   reward::RewardClient rewards(context, reward::RewardClientOptions::fromConfig(config, reward_endpoints));
 
-  GenerationOptions gen;
-  gen.sampling = SamplingParams{ro.temperature, ro.top_k, ro.top_p};
-  gen.max_new_tokens = config.policy.max_new_tokens;
-  for (auto id : tok->specialTokens().stop) gen.stop_token_ids.push_back(id);
-  gen.stop_token_ids.push_back(encoder.endOfTurnId());
-  gen.samples_per_prompt = ro.samples_per_prompt;
-  gen.seed = seed;
-  gen.vocab_limit = tok->vocabSize();
+  GenerationOptions gen = rolloutGenerationOptions(config, *tok, encoder.endOfTurnId());
   GenerationOptions greedy = gen;
   greedy.sampling = SamplingParams{0.0, 0, 1.0};
   greedy.samples_per_prompt = 1;

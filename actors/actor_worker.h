@@ -23,7 +23,14 @@
 #include <cstdint>
 #include <string>
 
+#include "rollout/generation_engine.h"
+
 namespace gramrl {
+
+struct ExperimentConfig;
+namespace tokenizer {
+class Tokenizer;
+}
 
 struct ActorWorkerArgs {
   std::string config;      // the run's resolved config.yaml
@@ -32,5 +39,11 @@ struct ActorWorkerArgs {
 };
 
 int runActorWorker(const ActorWorkerArgs& args);
+
+// The generation settings of an actor's samples (rollout.* sampling, policy.max_new_tokens, the
+// tokenizer's stop tokens and the template's end of turn, experiment.seed); a single-process
+// reference loop uses the same to draw the same samples. prompt_ids are left to the caller.
+GenerationOptions rolloutGenerationOptions(const ExperimentConfig& config, const tokenizer::Tokenizer& tok,
+                                           int64_t end_of_turn_id);
 
 }  // namespace gramrl

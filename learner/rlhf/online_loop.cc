@@ -119,6 +119,32 @@ std::string runDir(const ExperimentConfig& config) {
 
 }  // namespace
 
+TrainedModuleOptions policyModuleOptions(const LearnerOptions& l) {
+  TrainedModuleOptions o;
+  o.schedule = LrScheduleOptions{l.lr, l.schedule, l.warmup_ratio, l.min_lr_ratio, l.total_steps};
+  o.adamw = AdamWSettings{l.lr, l.adam_beta1, l.adam_beta2, l.adam_eps, l.weight_decay};
+  o.max_grad_norm = l.max_grad_norm;
+  o.freeze = l.freeze;
+  o.precision = l.precision == "auto" ? "bf16" : l.precision;  // autocast only engages on CUDA
+  return o;
+}
+
+rlhf::GrpoSettings grpoSettings(const ExperimentConfig& config, int64_t pad_id) {
+  const LearnerOptions& l = config.learner;
+  rlhf::GrpoSettings gs;
+  gs.clip = l.grpo.clip;
+  gs.kl_coef = l.grpo.kl_coef;
+  gs.kl_estimator = rlhf::parseKlEstimator(l.grpo.kl_estimator);
+  gs.kl_in_reward = l.grpo.kl_in == "reward";
+  gs.scale_by_std = l.grpo.scale_by_std;
+  gs.importance_cap = l.grpo.importance_cap;
+  gs.group_size = config.rollout.samples_per_prompt;
+  gs.temperature = config.rollout.temperature > 0 ? config.rollout.temperature : 1.0;
+  gs.batch_rows = l.micro_batch_size;
+  gs.pad_id = pad_id;
+  return gs;
+}
+
 int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at::Device device,
                      const std::string& rendezvous) {
   const LearnerOptions& l = config.learner;
@@ -146,25 +172,8 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     for (auto& p : reference->parameters()) p.set_requires_grad(false);
     reference->eval();
   }
-  TrainedModuleOptions mopt;
-  mopt.schedule = LrScheduleOptions{l.lr, l.schedule, l.warmup_ratio, l.min_lr_ratio, l.total_steps};
-  mopt.adamw = AdamWSettings{l.lr, l.adam_beta1, l.adam_beta2, l.adam_eps, l.weight_decay};
-  mopt.max_grad_norm = l.max_grad_norm;
-  mopt.freeze = l.freeze;
-  mopt.precision = l.precision == "auto" ? "bf16" : l.precision;
-  TrainedModule module("policy", policy, mopt);
-
-  rlhf::GrpoSettings gs;
-  gs.clip = l.grpo.clip;
-  gs.kl_coef = l.grpo.kl_coef;
-  gs.kl_estimator = rlhf::parseKlEstimator(l.grpo.kl_estimator);
-  gs.kl_in_reward = l.grpo.kl_in == "reward";
-  gs.scale_by_std = l.grpo.scale_by_std;
-  gs.importance_cap = l.grpo.importance_cap;
-  gs.group_size = n;
-  gs.temperature = ro.temperature > 0 ? ro.temperature : 1.0;
-  gs.batch_rows = l.micro_batch_size;
-  gs.pad_id = tok->specialTokens().pad.value_or(0);
+  TrainedModule module("policy", policy, policyModuleOptions(l));
+  const rlhf::GrpoSettings gs = grpoSettings(config, tok->specialTokens().pad.value_or(0));
   rlhf::GrpoObjective objective(policy, reference, gs);
 
   // Resume.

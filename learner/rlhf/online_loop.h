@@ -21,10 +21,19 @@
 
 #include <c10/core/Device.h>
 
+#include "learner/engine/update_step.h"
+#include "learner/rlhf/grpo_objective.h"
+
 namespace gramrl {
 
 struct ExperimentConfig;
+struct LearnerOptions;
 class Collective;
+
+// The policy module's optimiser, schedule, clipping and freeze list from learner.*.
+TrainedModuleOptions policyModuleOptions(const LearnerOptions& learner);
+// GRPO's settings from learner.grpo.* and rollout.* (group size, sampling temperature).
+rlhf::GrpoSettings grpoSettings(const ExperimentConfig& config, int64_t pad_id);
 
 // `rendezvous` is the store's host:port (rank 0 registers its endpoints there).
 int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at::Device device,
