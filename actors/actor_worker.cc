@@ -242,7 +242,8 @@ int runActorWorker(const ActorWorkerArgs& args) {
       reward_sum += t.reward;
       batch.push_back(std::move(t));
     }
-    auto ack_message = learner.call(encodeTrajectoryBatch(learner.nextSeq(), static_cast<uint32_t>(args.index), batch));
+    auto ack_message = learner.call(encodeTrajectoryBatch(learner.nextSeq(), static_cast<uint32_t>(args.index), batch,
+                                                          BatchTimes{generation_s, reward_s, weights_s}));
     const auto ack = ack_message->getRoot<wire::RolloutMessage>();
     GRAMRL_CHECK(ack.which() == wire::RolloutMessage::BATCH_ACK, ProtocolError, "expected a batch acknowledgement");
     ++batches;

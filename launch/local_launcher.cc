@@ -6,10 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "common/core/errors.h"
 #include "common/core/logging.h"
@@ -17,9 +21,8 @@
 namespace gramrl {
 namespace {
 
-std::atomic<int> g_signal{0};
-
-void onSignal(int sig) { g_signal.store(sig); }
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
 
 extern "C" char** environ;
 
@@ -27,7 +30,9 @@ struct Child {
   const ProcessSpec* spec;
   pid_t pid = -1;
   bool running = false;
+  bool restart_pending = false;  // failed; its back-off timer runs
   int64_t restarts = 0;
+  std::unique_ptr<asio::steady_timer> restart_timer;
 };
 
 pid_t spawn(const ProcessSpec& spec) {
@@ -55,6 +60,13 @@ pid_t spawn(const ProcessSpec& spec) {
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // A child starts with default signal handling and nothing blocked, whatever the launcher's
+    // process had (a blocked or ignored SIGTERM is inherited through exec).
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGHUP}) ::signal(sig, SIG_DFL);
+    ::setpgid(0, 0);  // its own process group: a stop reaches what it started too
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);  // the launcher died before prctl took effect
     if (log_fd >= 0) {
@@ -65,6 +77,7 @@ pid_t spawn(const ProcessSpec& spec) {
     ::_exit(127);
   }
   const int err = errno;
+  if (pid > 0) ::setpgid(pid, pid);  // also here, so that no signal can come before the child's own call
   if (log_fd >= 0) ::close(log_fd);
   GRAMRL_CHECK(pid > 0, SystemError, "cannot start {}: fork failed: {}", spec.name, std::strerror(err));
   return pid;
@@ -82,50 +95,224 @@ std::string describe(int status) {
   return fmt::format("exited with code {}", exitCodeOf(status));
 }
 
-// Reaps what has exited, restarting failed processes that have restarts left unless `stopping`;
-// returns the number still running. Sets `restarted` when a process was started again.
-int reap(std::vector<Child>& children, LaunchResult& result, bool stopping, bool& restarted) {
-  int running = 0;
-  for (auto& c : children) {
-    if (!c.running) continue;
-    int status = 0;
-    const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
-    if (r == 0) {
-      ++running;
-      continue;
-    }
-    c.running = false;
-    if (r < 0) continue;
-    if (stopping) continue;  // stopped by us: how it ends does not matter
-    if (exitCodeOf(status) != 0 && c.restarts < c.spec->restart_limit) {
-      ++c.restarts;
-      ++result.restarts;
-      log::warn("{} {}; restarting it ({} of {} restarts){}", c.spec->name, describe(status), c.restarts,
-                c.spec->restart_limit, c.spec->log_file.empty() ? "" : fmt::format(" (its log: {})", c.spec->log_file));
-      c.pid = spawn(*c.spec);
-      c.running = true;
-      restarted = true;
-      ++running;
-      continue;
-    }
-    if (exitCodeOf(status) != 0 && result.failed.empty()) {
-      result.failed = c.spec->name;
-      result.exit_code = exitCodeOf(status);
-      log::error("{} {}{}", c.spec->name, describe(status),
-                 c.spec->log_file.empty() ? "" : fmt::format(" (its log: {})", c.spec->log_file));
-    }
-  }
-  return running;
-}
+// NOTE [Event-driven supervision] in local_launcher.h.
+class Supervisor {
+ public:
+  Supervisor(const std::vector<ProcessSpec>& specs, const LaunchHooks& hooks, std::chrono::milliseconds grace)
+      : specs_(specs),
+        hooks_(hooks),
+        grace_(grace),
+        child_signal_(io_, SIGCHLD),
+        stop_signals_(io_, SIGINT, SIGTERM),
+        kill_timer_(io_),
+        status_timer_(io_) {}
 
-void signalAll(std::vector<Child>& children, int sig) {
-  for (auto& c : children) {
-    if (!c.running) continue;
-    ::kill(c.pid, sig);
-    // A stopped process (SIGSTOP, a debugger) only acts on SIGTERM once it runs again.
-    if (sig == SIGTERM) ::kill(c.pid, SIGCONT);
+  LaunchResult run() {
+    try {
+      for (const auto& spec : specs_) {
+        Child c{&spec};
+        c.pid = spawn(spec);
+        c.running = true;
+        c.restart_timer = std::make_unique<asio::steady_timer>(io_);
+        children_.push_back(std::move(c));
+      }
+    } catch (...) {
+      for (auto& c : children_) {
+        ::kill(c.pid, SIGKILL);
+        ::waitpid(c.pid, nullptr, 0);
+      }
+      throw;
+    }
+    for (const auto& c : children_) any_completes_ = any_completes_ || !c.spec->serves;
+    reportStarted("after starting the processes");
+    waitForChildren();
+    waitForStopSignal();
+    if (hooks_.on_status) scheduleStatus();
+    io_.run();
+    return result_;
   }
-}
+
+ private:
+  void waitForChildren() {
+    child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reap();
+      if (alive() == 0) {
+        finish();
+        return;
+      }
+      waitForChildren();
+    });
+  }
+
+  void waitForStopSignal() {
+    stop_signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (stopping_) {
+        log::warn("received signal {} again; killing every process now", sig);
+        signalAll(SIGKILL);
+      } else {
+        log::warn("received signal {}; stopping every process", sig);
+        if (result_.failed.empty()) result_.exit_code = 128 + sig;
+        beginStop();
+      }
+      waitForStopSignal();
+    });
+  }
+
+  void scheduleStatus() {
+    status_timer_.expires_after(hooks_.status_interval);
+    status_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::vector<ProcessState> states;
+      for (const auto& c : children_) states.push_back({c.spec->name, c.pid, c.running, c.restarts});
+      try {
+        hooks_.on_status(states);
+      } catch (const std::exception& e) {
+        log::warn("status: {}", e.what());
+      }
+      scheduleStatus();
+    });
+  }
+
+  // Reaps every child that has exited; restarts failed ones that have restarts left, unless
+  // stopping; starts the stop when the run is over or has failed.
+  void reap() {
+    for (auto& c : children_) {
+      if (!c.running) continue;
+      int status = 0;
+      const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
+      if (r == 0) continue;
+      c.running = false;
+      if (r < 0 || stopping_) continue;  // stopped by us: how it ends does not matter
+      if (exitCodeOf(status) != 0 && c.restarts < c.spec->restart_limit) {
+        scheduleRestart(c, status);
+        continue;
+      }
+      if (exitCodeOf(status) != 0 && result_.failed.empty()) {
+        result_.failed = c.spec->name;
+        result_.exit_code = exitCodeOf(status);
+        log::error("{} {}{}", c.spec->name, describe(status), logHint(c));
+      }
+    }
+    if (stopping_) return;
+    if (!result_.failed.empty()) {
+      log::warn("stopping the other processes because {} failed", result_.failed);
+      beginStop();
+      return;
+    }
+    bool completed = any_completes_;
+    for (const auto& c : children_) completed = completed && (c.spec->serves || (!c.running && !c.restart_pending));
+    if (completed) {
+      // NOTE [Process lifetimes]: the work is done; stop the services.
+      log::info("every process that runs to completion has finished; stopping the services");
+      beginStop();
+    }
+  }
+
+  void scheduleRestart(Child& c, int status) {
+    ++c.restarts;
+    ++result_.restarts;
+    const auto delay = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(500) * c.restarts,
+                                                           std::chrono::milliseconds(5000));
+    log::warn("{} {}; restarting it in {:.1f} s ({} of {} restarts){}", c.spec->name, describe(status),
+              static_cast<double>(delay.count()) / 1000.0, c.restarts, c.spec->restart_limit, logHint(c));
+    c.restart_pending = true;
+    c.restart_timer->expires_after(delay);
+    c.restart_timer->async_wait([this, &c](const boost::system::error_code& ec) {
+      if (ec || !c.restart_pending) return;
+      c.restart_pending = false;
+      if (stopping_) {
+        if (alive() == 0) finish();
+        return;
+      }
+      try {
+        c.pid = spawn(*c.spec);
+        c.running = true;
+      } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        if (result_.failed.empty()) {
+          result_.failed = c.spec->name;
+          result_.exit_code = 1;
+        }
+        beginStop();
+        if (alive() == 0) finish();
+        return;
+      }
+      reportStarted("after restarting a process");
+    });
+  }
+
+  void beginStop() {
+    stopping_ = true;
+    for (auto& c : children_) {
+      c.restart_pending = false;
+      c.restart_timer->cancel();
+    }
+    signalAll(SIGTERM);
+    kill_timer_.expires_after(grace_);
+    kill_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      log::warn("processes still running {:.0f} s after SIGTERM; killing them",
+                std::chrono::duration<double>(grace_).count());
+      signalAll(SIGKILL);
+    });
+    if (alive() == 0) finish();
+  }
+
+  void finish() {
+    child_signal_.cancel();
+    stop_signals_.cancel();
+    kill_timer_.cancel();
+    status_timer_.cancel();
+    for (auto& c : children_) c.restart_timer->cancel();
+    io_.stop();
+  }
+
+  int alive() const {
+    int n = 0;
+    for (const auto& c : children_) n += (c.running || c.restart_pending) ? 1 : 0;
+    return n;
+  }
+
+  void signalAll(int sig) {
+    for (auto& c : children_) {
+      if (!c.running) continue;
+      // The process group: a shell's or wrapper's children stop with it.
+      if (::kill(-c.pid, sig) != 0) ::kill(c.pid, sig);
+      // A stopped process (SIGSTOP, a debugger) only acts on SIGTERM once it runs again.
+      if (sig == SIGTERM) ::kill(-c.pid, SIGCONT);
+    }
+  }
+
+  void reportStarted(const char* when) {
+    if (!hooks_.on_started) return;
+    std::vector<std::pair<std::string, pid_t>> pids;
+    for (const auto& c : children_) pids.emplace_back(c.spec->name, c.pid);
+    try {
+      hooks_.on_started(pids);
+    } catch (const std::exception& e) {
+      log::warn("{}: {}", when, e.what());
+    }
+  }
+
+  static std::string logHint(const Child& c) {
+    return c.spec->log_file.empty() ? std::string() : fmt::format(" (its log: {})", c.spec->log_file);
+  }
+
+  const std::vector<ProcessSpec>& specs_;
+  const LaunchHooks& hooks_;
+  const std::chrono::milliseconds grace_;
+  asio::io_context io_;
+  asio::signal_set child_signal_;
+  asio::signal_set stop_signals_;
+  asio::steady_timer kill_timer_;
+  asio::steady_timer status_timer_;
+  std::vector<Child> children_;
+  LaunchResult result_;
+  bool stopping_ = false;
+  bool any_completes_ = false;
+};
 
 }  // namespace
 
@@ -136,93 +323,10 @@ std::string selfExecutable() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallback& on_started,
+LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const LaunchHooks& hooks,
                       std::chrono::milliseconds grace) {
-  struct sigaction sa {};
-  sa.sa_handler = onSignal;
-  struct sigaction old_int {
-  }, old_term{};
-  ::sigaction(SIGINT, &sa, &old_int);
-  ::sigaction(SIGTERM, &sa, &old_term);
-  g_signal.store(0);
-
-  std::vector<Child> children;
-  LaunchResult result;
-  try {
-    for (const auto& spec : specs) {
-      Child c{&spec};
-      c.pid = spawn(spec);
-      c.running = true;
-      children.push_back(c);
-    }
-  } catch (...) {
-    signalAll(children, SIGKILL);
-    for (auto& c : children) ::waitpid(c.pid, nullptr, 0);
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGTERM, &old_term, nullptr);
-    throw;
-  }
-
-  if (on_started) {
-    std::vector<std::pair<std::string, pid_t>> pids;
-    for (const auto& c : children) pids.emplace_back(c.spec->name, c.pid);
-    try {
-      on_started(pids);
-    } catch (const std::exception& e) {
-      log::warn("after starting the processes: {}", e.what());
-    }
-  }
-
-  auto report = [&] {
-    if (!on_started) return;
-    std::vector<std::pair<std::string, pid_t>> pids;
-    for (const auto& c : children) pids.emplace_back(c.spec->name, c.pid);
-    try {
-      on_started(pids);
-    } catch (const std::exception& e) {
-      log::warn("after restarting a process: {}", e.what());
-    }
-  };
-  bool any_completes = false;
-  for (const auto& c : children) any_completes = any_completes || !c.spec->serves;
-  // Poll at 20 ms: a supervisor's reaction time, not a synchronisation point.
-  bool stopping = false;
-  auto deadline = std::chrono::steady_clock::time_point::max();
-  bool restarted = false;
-  while (reap(children, result, stopping, restarted) > 0) {
-    if (restarted) {
-      restarted = false;
-      report();
-    }
-    bool completed = any_completes;
-    for (const auto& c : children) completed = completed && (c.spec->serves || !c.running);
-    if (!stopping && completed && result.failed.empty()) {
-      // NOTE [Process lifetimes]: the work is done; stop the services.
-      stopping = true;
-      log::info("every process that runs to completion has finished; stopping the services");
-      signalAll(children, SIGTERM);
-      deadline = std::chrono::steady_clock::now() + grace;
-    }
-    if (!stopping && (g_signal.load() != 0 || !result.failed.empty())) {
-      stopping = true;
-      if (g_signal.load() != 0) {
-        log::warn("received signal {}; stopping every process", g_signal.load());
-        if (result.failed.empty()) result.exit_code = 128 + g_signal.load();
-      } else {
-        log::warn("stopping the other processes because {} failed", result.failed);
-      }
-      signalAll(children, SIGTERM);
-      deadline = std::chrono::steady_clock::now() + grace;
-    }
-    if (stopping && std::chrono::steady_clock::now() > deadline) {
-      signalAll(children, SIGKILL);
-      deadline = std::chrono::steady_clock::time_point::max();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  return result;
+  Supervisor supervisor(specs, hooks, grace);
+  return supervisor.run();
 }
 
 }  // namespace gramrl

@@ -1,9 +1,10 @@
 // Starts the processes of a run on this machine and watches them until they end.
 //
 // NOTE [Local supervision]
-// Each process is fork/exec'd with PR_SET_PDEATHSIG = SIGTERM, so it cannot outlive a launcher
-// that is killed. The launcher then waits: when every process has exited 0 it returns 0; when
-// one exits non-zero or is killed by a signal, it names that process (and its log file), sends
+// Each process is fork/exec'd in a process group of its own, with default signal handling and
+// PR_SET_PDEATHSIG = SIGTERM, so it cannot outlive a launcher that is killed; stop signals go to
+// the whole group (what a wrapper script started stops with it). The launcher then waits: when every process has exited
+// 0 it returns 0; when one exits non-zero or is killed by a signal, it names that process (and its log file), sends
 // SIGTERM to the others, waits up to `grace` for them and SIGKILLs what is left, then returns
 // the failed process's exit code (128 + signal for a signal). SIGINT and SIGTERM sent to the
 // launcher are forwarded the same way. Processes with a log_file get stdout and stderr appended
@@ -17,7 +18,15 @@
 // finished) is done. A process that fails is started again, up to its restart_limit times
 // (launch.restart_limit), with the same command line; past that, it fails the run as above.
 //
-// Threads: call from one thread; installs SIGINT/SIGTERM handlers for the duration of run().
+// NOTE [Event-driven supervision]
+// The launcher does not poll. One Boost.Asio io_context on the calling thread waits for events:
+// SIGCHLD (reap every child that has exited: waitpid with WNOHANG, since signals coalesce),
+// SIGINT / SIGTERM (stop the run; a second one SIGKILLs at once), the grace timer of a stop
+// (SIGKILL what is left), a restart's back-off timer (0.5 s times the restart's number, at most
+// 5 s, so a process that fails at start cannot spin), and the status timer (LaunchHooks). The
+// signal sets are installed before the first fork, so no exit can be missed.
+//
+// Threads: call from one thread; owns SIGCHLD, SIGINT and SIGTERM for the duration of run().
 // Blocks until every process has ended. Throws SystemError when a process cannot be started.
 #pragma once
 
@@ -46,10 +55,22 @@ struct LaunchResult {
   int64_t restarts = 0;
 };
 
-// `on_started` (optional) sees every (name, pid) once all processes have started, and again
-// after each restart.
-using StartedCallback = std::function<void(const std::vector<std::pair<std::string, pid_t>>&)>;
-LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const StartedCallback& on_started = {},
+struct ProcessState {
+  std::string name;
+  pid_t pid = -1;
+  bool running = false;  // false once it has ended for good (or while a restart waits)
+  int64_t restarts = 0;
+};
+
+struct LaunchHooks {
+  // Sees every (name, pid) once all processes have started, and again after each restart.
+  std::function<void(const std::vector<std::pair<std::string, pid_t>>&)> on_started;
+  // Called every status_interval while processes run (live status lines).
+  std::function<void(const std::vector<ProcessState>&)> on_status;
+  std::chrono::milliseconds status_interval{10000};
+};
+
+LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const LaunchHooks& hooks = {},
                       std::chrono::milliseconds grace = std::chrono::milliseconds(10000));
 
 // This executable's absolute path (/proc/self/exe), to start workers of the same build.

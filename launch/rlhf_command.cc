@@ -1,6 +1,10 @@
 #include "launch/rlhf_command.h"
 
+#include <array>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +20,64 @@
 
 namespace gramrl {
 namespace fs = std::filesystem;
+namespace {
+
+// The newest row of <run>/metrics.jsonl (the learner's last step), or null: the file's last 64 KiB
+// are read, so a long run costs the same as a short one.
+nlohmann::json lastMetrics(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  if (!in) return nullptr;
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - (64 << 10));
+  in.seekg(from);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  const size_t end = tail.find_last_of('\n');
+  if (end == std::string::npos || end == 0) return nullptr;
+  const size_t begin = tail.find_last_of('\n', end - 1);
+  const std::string line = tail.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin + 1));
+  return nlohmann::json::parse(line, nullptr, false);
+}
+
+double number(const nlohmann::json& row, const char* key) {
+  if (!row.is_object() || !row.contains(key) || !row[key].is_number()) return std::nan("");
+  return row[key].get<double>();
+}
+
+// NOTE [Live status]: one line per role every launch.status_interval_s: how many of its
+// processes run and how often they were restarted (from the supervisor), and the figures of the
+// learner's newest step (from metrics.jsonl).
+void printStatus(const std::vector<RoleProcess>& plan, const std::vector<ProcessState>& states, const fs::path& run_dir,
+                 int64_t total_steps) {
+  std::map<std::string, std::array<int64_t, 3>> roles;  // running, total, restarts
+  for (size_t i = 0; i < states.size(); ++i) {
+    auto& r = roles[plan[i].role];
+    r[0] += states[i].running ? 1 : 0;
+    r[1] += 1;
+    r[2] += states[i].restarts;
+  }
+  const nlohmann::json m = lastMetrics(run_dir / "metrics.jsonl");
+  const int64_t step = m.is_object() && m.contains("step") ? m["step"].get<int64_t>() : 0;
+  for (const auto& [role, r] : roles) {
+    std::string line = fmt::format("{}: {} of {} running, {} restart(s)", role, r[0], r[1], r[2]);
+    if (role == "learner") {
+      line += fmt::format("; step {} of {}, policy v{}, {:.1f} samples/s, {:.0f} tokens/s, waiting {:.0f}%", step,
+                          total_steps, step, number(m, "perf/samples_per_s"), number(m, "perf/tokens_per_s"),
+                          100.0 * number(m, "time/wait_fraction"));
+    } else if (role == "actor") {
+      line += fmt::format("; staleness {:.2f}, response length {:.1f}, generation {:.2f} s, weights {:.2f} s per step",
+                          number(m, "rollout/staleness"), number(m, "rollout/response_length"),
+                          number(m, "time/actor_generation_s"), number(m, "time/actor_weights_s"));
+    } else if (role == "reward") {
+      line += fmt::format("; reward mean {:.3f}, std {:.3f}, KL {:.3g}, scoring {:.2f} s per step",
+                          number(m, "reward/mean"), number(m, "reward/std"), number(m, "kl/per_token"),
+                          number(m, "time/actor_reward_s"));
+    }
+    log::info("status {}", line);
+  }
+}
+
+}  // namespace
 
 int runRlhf(const RlhfArgs& args) {
   log::setIdentity("launch");
@@ -69,7 +131,15 @@ int runRlhf(const RlhfArgs& args) {
     checkpoint::writeFileAtomically((run_dir / "processes.json").string(), j.dump(2) + "\n");
   };
   const auto grace = std::chrono::seconds(config.reward.server.drain_timeout_s + 10);
-  const LaunchResult result = runLocal(specs, record, grace);
+  LaunchHooks hooks;
+  hooks.on_started = record;
+  if (config.launch.status_interval_s > 0) {
+    hooks.status_interval = std::chrono::seconds(config.launch.status_interval_s);
+    hooks.on_status = [&](const std::vector<ProcessState>& states) {
+      printStatus(plan, states, run_dir, config.learner.total_steps);
+    };
+  }
+  const LaunchResult result = runLocal(specs, hooks, grace);
   if (result.exit_code == 0 && result.failed.empty()) {
     log::info("finished{}: summary in {}, metrics in {}",
               result.restarts > 0 ? fmt::format(" after {} restart(s)", result.restarts) : std::string(),

@@ -60,7 +60,9 @@ int runTrain(const TrainArgs& args) {
     for (const auto& [name, pid] : pids) j.push_back({{"name", name}, {"pid", pid}});
     checkpoint::writeFileAtomically((run_dir / "processes.json").string(), j.dump() + "\n");
   };
-  const LaunchResult result = runLocal(specs, record);
+  LaunchHooks hooks;
+  hooks.on_started = record;
+  const LaunchResult result = runLocal(specs, hooks);
   if (result.exit_code == 0) {
     log::info("finished: metrics in {}, checkpoints in {}", (run_dir / "metrics.jsonl").string(),
               (run_dir / "checkpoints").string());

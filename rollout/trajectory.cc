@@ -6,8 +6,8 @@
 
 namespace gramrl {
 
-transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id,
-                                                 const std::vector<Trajectory>& batch) {
+transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id, const std::vector<Trajectory>& batch,
+                                                 const BatchTimes& times) {
   size_t tokens = 0;
   size_t responses = 0;
   for (const auto& t : batch) {
@@ -21,6 +21,9 @@ transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id
   const auto n = static_cast<unsigned>(batch.size());
   b.setActorId(actor_id);
   b.setPolicyVersion(batch.empty() ? 0 : static_cast<uint64_t>(batch.front().policy_version));
+  b.setGenerationSeconds(static_cast<float>(times.generation_s));
+  b.setRewardSeconds(static_cast<float>(times.reward_s));
+  b.setWeightsSeconds(static_cast<float>(times.weights_s));
   auto prompt_ids = b.initPromptIds(n);
   auto sample_index = b.initSampleIndex(n);
   auto prompt_lengths = b.initPromptLengths(n);
@@ -115,6 +118,12 @@ std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader b, c
     }
     return out;
   });
+}
+
+BatchTimes decodeBatchTimes(wire::TrajectoryBatch::Reader batch) {
+  auto seconds = [](float v) { return std::isfinite(v) && v > 0.0f ? static_cast<double>(v) : 0.0; };
+  return BatchTimes{seconds(batch.getGenerationSeconds()), seconds(batch.getRewardSeconds()),
+                    seconds(batch.getWeightsSeconds())};
 }
 
 }  // namespace gramrl

@@ -33,8 +33,19 @@ struct TrajectoryLimits {
   size_t max_tokens = size_t{1} << 28;
 };
 
+// Where an actor's time on one batch went (seconds).
+struct BatchTimes {
+  double generation_s = 0.0;
+  double reward_s = 0.0;
+  double weights_s = 0.0;
+};
+
 // A RolloutMessage whose body is `batch`. Every trajectory must have the same policy_version.
-transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id, const std::vector<Trajectory>& batch);
+transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id, const std::vector<Trajectory>& batch,
+                                                 const BatchTimes& times = {});
+
+// The batch's phase times; negative or non-finite values (a confused peer) read as 0.
+BatchTimes decodeBatchTimes(wire::TrajectoryBatch::Reader batch);
 
 // Throws ProtocolError for lists of mismatched lengths, sizes past `limits`, or token ids < 0.
 std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader batch, const TrajectoryLimits& limits);

@@ -71,4 +71,8 @@ struct TrajectoryBatch {
   finishReasons @9 :List(FinishReason);
   leaseIds @10 :List(UInt64);      # since issue 11: per sequence, the lease it answers
   goldRewards @11 :List(Float32);  # since issue 11: per sequence, the world's gold score (NaN if none)
+  # since issue 11: the actor's seconds on this batch, by phase (metrics time/actor_*)
+  generationSeconds @12 :Float32;
+  rewardSeconds @13 :Float32;
+  weightsSeconds @14 :Float32;
 }

@@ -527,6 +527,7 @@ struct LaunchOptions {
   std::string mode = "local";
   int64_t heartbeat_ms = 1000;
   int64_t restart_limit = 0;
+  int64_t status_interval_s = 10;
   RendezvousOptions rendezvous;
   TransportOptions transport;
   SlurmOptions slurm;
@@ -541,6 +542,10 @@ struct LaunchOptions {
             "Restarts of a failed reward replica or rollout actor before the run stops (a failed learner rank "
             "stops the run at once; rerunning the command resumes).",
             Range::closed(0, 1000));
+    v.field(status_interval_s, "status_interval_s",
+            "Seconds between the launcher's live status lines (one per role: processes running, restarts, "
+            "step, policy version, staleness, samples/s, reward, KL); 0 turns them off.",
+            Range::closed(0, 3600));
     v.section(rendezvous, "rendezvous", "Where processes find each other.");
     v.section(transport, "transport", "ZeroMQ limits, timeouts and retries.");
     v.section(slurm, "slurm", "Slurm job settings (mode: slurm).");

@@ -231,7 +231,11 @@ transport::OutgoingMessage ExperienceServer::handleRollout(wire::RolloutMessage:
       uint32_t accepted = 0;
       uint32_t duplicates = 0;
       uint32_t rejected = 0;
+      const BatchTimes times = decodeBatchTimes(root.getBatch());
       std::lock_guard<std::mutex> lock(st.mu);
+      st.stats.actor_times.generation_s += times.generation_s;
+      st.stats.actor_times.reward_s += times.reward_s;
+      st.stats.actor_times.weights_s += times.weights_s;
       for (auto& [lease_id, samples] : by_lease) {
         std::sort(samples.begin(), samples.end(),
                   [](const Trajectory& a, const Trajectory& b) { return a.sample_index < b.sample_index; });

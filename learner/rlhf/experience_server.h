@@ -64,6 +64,7 @@ struct ExperienceStats {
   int64_t weight_fetches = 0;         // manifests served
   int64_t bad_messages = 0;           // answered with an error
   double staleness_sum = 0.0;         // over accepted sequences: step - version
+  BatchTimes actor_times;             // summed over every batch handed in (actor-seconds by phase)
 };
 
 class ExperienceServer {

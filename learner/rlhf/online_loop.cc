@@ -250,6 +250,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   }
 
   int64_t trained_samples = 0;
+  BatchTimes actor_times_before;  // rank 0: the server's totals at the previous step
   Scalars last;
   const auto t_run = Clock::now();
   double wait_total = 0.0;
@@ -326,6 +327,15 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     scalars.emplace_back("time/step_s", step_s);
     scalars.emplace_back("time/wait_s", wait_s);
     scalars.emplace_back("time/experience_s", experience_s);
+    if (root) {
+      // Actor-seconds by phase since the previous step (summed over actors; they run in parallel
+      // with the learner, so these are not shares of the step's wall time).
+      const BatchTimes totals = server->stats().actor_times;
+      scalars.emplace_back("time/actor_generation_s", totals.generation_s - actor_times_before.generation_s);
+      scalars.emplace_back("time/actor_reward_s", totals.reward_s - actor_times_before.reward_s);
+      scalars.emplace_back("time/actor_weights_s", totals.weights_s - actor_times_before.weights_s);
+      actor_times_before = totals;
+    }
     scalars.emplace_back("time/update_s", update.forward_backward_s + update.allreduce_s + update.optimizer_s);
     scalars.emplace_back("time/allreduce_s", update.allreduce_s);
     scalars.emplace_back("time/weight_publish_s", publish_s);

@@ -26,7 +26,7 @@ std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const Transformer& mode
   size_t bytes = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const size_t b = tensors[i].second.nbytes();
-    if (i > begin && bytes + b > chunk_bytes) {
+    if (i > begin && (bytes + b > chunk_bytes || i - begin >= kMaxTensorsPerChunk)) {
       chunks.emplace_back(begin, i);
       begin = i;
       bytes = 0;

@@ -17,9 +17,12 @@ class Transformer;
 namespace gramrl::rlhf {
 
 inline constexpr size_t kDefaultWeightChunkBytes = size_t{16} << 20;
+// Each tensor's bytes travel as a message segment of their own (no copy), and receivers accept
+// transport::ReceiveLimits::max_segments (64) segments per message: half of that per chunk.
+inline constexpr size_t kMaxTensorsPerChunk = 32;
 
-// The parameters of `model` in named_parameters() order, in chunks of at most chunk_bytes (a
-// larger tensor is a chunk of its own).
+// The parameters of `model` in named_parameters() order, in chunks of at most chunk_bytes and
+// kMaxTensorsPerChunk tensors (a larger tensor is a chunk of its own).
 std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const Transformer& model, int64_t version,
                                                          size_t chunk_bytes = kDefaultWeightChunkBytes);
 

@@ -53,6 +53,25 @@ TEST(TrajectoryCodecTest, RoundTripKeepsEveryField) {
   EXPECT_EQ(back[1].gold, 0.5f);
 }
 
+TEST(TrajectoryCodecTest, PhaseTimesTravelAndNonsenseReadsAsZero) {
+  auto times_of = [](transport::OutgoingMessage&& m) {
+    transport::Frames frames = transport::encodeFrames(transport::Channel::kRollout, std::move(m));
+    transport::IncomingMessage in = transport::decodeFrames(transport::Channel::kRollout, std::move(frames), {});
+    return decodeBatchTimes(in.getRoot<wire::RolloutMessage>().getBatch());
+  };
+  const BatchTimes t = times_of(encodeTrajectoryBatch(1, 0, {make(1, 1, 0)}, BatchTimes{1.5, 0.25, 0.125}));
+  EXPECT_EQ(t.generation_s, 1.5);
+  EXPECT_EQ(t.reward_s, 0.25);
+  EXPECT_EQ(t.weights_s, 0.125);
+  const BatchTimes bad =
+      times_of(encodeTrajectoryBatch(1, 0, {make(1, 1, 0)}, BatchTimes{-2.0, std::nan(""), HUGE_VAL}));
+  EXPECT_EQ(bad.generation_s, 0.0);
+  EXPECT_EQ(bad.reward_s, 0.0);
+  EXPECT_EQ(bad.weights_s, 0.0);
+  // A batch from an actor that predates the fields reads as zero time.
+  EXPECT_EQ(times_of(encodeTrajectoryBatch(1, 0, {make(1, 1, 0)})).generation_s, 0.0);
+}
+
 TEST(TrajectoryCodecTest, InconsistentLengthsAreProtocolErrors) {
   std::vector<Trajectory> batch{make(1, 1, 0)};
   transport::OutgoingMessage m = encodeTrajectoryBatch(1, 0, batch);

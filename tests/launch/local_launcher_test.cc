@@ -1,0 +1,166 @@
+// The local launcher (NOTE [Local supervision], [Process lifetimes], [Event-driven supervision]
+// in launch/local_launcher.h) with /bin/sh processes standing in for the roles of a run.
+#include "launch/local_launcher.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_dir.h"
+
+namespace gramrl {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+ProcessSpec shell(const std::string& name, const std::string& script, bool serves = false, int64_t restarts = 0) {
+  ProcessSpec s;
+  s.name = name;
+  s.argv = {"/bin/sh", "-c", script};
+  s.serves = serves;
+  s.restart_limit = restarts;
+  return s;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+TEST(LocalLauncherTest, EveryProcessExitingZeroIsSuccess) {
+  testing::TempDir dir;
+  std::vector<ProcessSpec> specs{shell("a", "exit 0"), shell("b", "sleep 0.2; exit 0")};
+  std::vector<std::pair<std::string, pid_t>> seen;
+  LaunchHooks hooks;
+  hooks.on_started = [&](const auto& pids) { seen = pids; };
+  const LaunchResult r = runLocal(specs, hooks);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.failed.empty());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, "a");
+  EXPECT_GT(seen[1].second, 0);
+}
+
+TEST(LocalLauncherTest, AFailureNamesTheProcessAndStopsTheOthers) {
+  std::vector<ProcessSpec> specs{shell("worker", "sleep 60"), shell("broken", "sleep 0.1; exit 7")};
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, {}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 7);
+  EXPECT_EQ(r.failed, "broken");
+  EXPECT_LT(secondsSince(t0), 5.0) << "the sleeping worker was not stopped by SIGTERM";
+}
+
+TEST(LocalLauncherTest, AKilledProcessReportsItsSignal) {
+  std::vector<ProcessSpec> specs{shell("victim", "kill -9 $$")};
+  const LaunchResult r = runLocal(specs);
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(r.failed, "victim");
+}
+
+TEST(LocalLauncherTest, ServicesAreStoppedWhenTheWorkIsDone) {
+  testing::TempDir dir;
+  const std::string marker = dir.file("drained");
+  // The service drains on SIGTERM (writes a marker, exits 0); the learner finishes by itself.
+  std::vector<ProcessSpec> specs{
+      shell("service", "trap 'echo drained > " + marker + "; exit 0' TERM; while :; do sleep 0.05; done", true),
+      shell("learner", "sleep 0.3; exit 0")};
+  const LaunchResult r = runLocal(specs, {}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(slurp(marker), "drained\n");
+}
+
+TEST(LocalLauncherTest, AServiceIgnoringSigtermIsKilledAfterTheGrace) {
+  // The learner finishes once the service has installed its trap.
+  std::vector<ProcessSpec> specs{shell("stubborn", "trap '' TERM; while :; do sleep 0.05; done", true),
+                                 shell("learner", "sleep 0.3; exit 0")};
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, {}, milliseconds(500));
+  const double took = secondsSince(t0);
+  EXPECT_EQ(r.exit_code, 0);  // the work was done; how a stopped service ends does not matter
+  EXPECT_GE(took, 0.75);
+  EXPECT_LT(took, 5.0);
+}
+
+TEST(LocalLauncherTest, AFailedServiceIsRestartedUpToItsLimit) {
+  testing::TempDir dir;
+  const std::string count = dir.file("starts");
+  // Fails on its first two starts, then serves until stopped.
+  const std::string script = "echo x >> " + count + "; [ $(wc -l < " + count +
+                             ") -ge 3 ] || exit 3; trap 'exit 0' TERM; while :; do sleep 0.05; done";
+  std::vector<ProcessSpec> specs{shell("actor", script, true, 2), shell("learner", "sleep 2.5; exit 0")};
+  int started_reports = 0;
+  LaunchHooks hooks;
+  hooks.on_started = [&](const auto&) { ++started_reports; };
+  const LaunchResult r = runLocal(specs, hooks, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.restarts, 2);
+  EXPECT_EQ(slurp(count), "x\nx\nx\n");
+  EXPECT_EQ(started_reports, 3);  // the start, then each restart
+}
+
+TEST(LocalLauncherTest, PastTheRestartLimitTheRunFails) {
+  std::vector<ProcessSpec> specs{shell("actor", "exit 4", true, 1), shell("learner", "sleep 30")};
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, {}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.failed, "actor");
+  EXPECT_EQ(r.restarts, 1);
+  EXPECT_LT(secondsSince(t0), 10.0);
+}
+
+TEST(LocalLauncherTest, EnvironmentAndLogFileReachTheChild) {
+  testing::TempDir dir;
+  ProcessSpec s = shell("reward", "echo \"devices=$CUDA_VISIBLE_DEVICES\"; echo oops >&2");
+  s.env = {{"CUDA_VISIBLE_DEVICES", "3"}};
+  s.log_file = dir.file("reward.log");
+  { std::ofstream(s.log_file) << "earlier attempt\n"; }
+  EXPECT_EQ(runLocal({s}).exit_code, 0);
+  EXPECT_EQ(slurp(s.log_file), "earlier attempt\ndevices=3\noops\n");  // appended, stdout and stderr
+}
+
+TEST(LocalLauncherTest, StatusHookSeesTheProcesses) {
+  std::vector<ProcessSpec> specs{shell("learner", "sleep 0.5; exit 0")};
+  std::vector<std::vector<ProcessState>> calls;
+  LaunchHooks hooks;
+  hooks.status_interval = milliseconds(100);
+  hooks.on_status = [&](const std::vector<ProcessState>& s) { calls.push_back(s); };
+  EXPECT_EQ(runLocal(specs, hooks).exit_code, 0);
+  ASSERT_GE(calls.size(), 2u);
+  EXPECT_EQ(calls.front().at(0).name, "learner");
+  EXPECT_TRUE(calls.front().at(0).running);
+}
+
+TEST(LocalLauncherTest, SigtermToTheLauncherStopsEveryProcess) {
+  testing::TempDir dir;
+  const std::string marker = dir.file("stopped");
+  std::vector<ProcessSpec> specs{
+      shell("learner", "trap 'echo stopped > " + marker + "; exit 143' TERM; while :; do sleep 0.05; done")};
+  // Deliver SIGTERM to this process once the launcher has started its children.
+  LaunchHooks hooks;
+  hooks.on_started = [](const auto&) {
+    std::thread([] {
+      std::this_thread::sleep_for(milliseconds(200));
+      ::kill(::getpid(), SIGTERM);
+    }).detach();
+  };
+  const LaunchResult r = runLocal(specs, hooks, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM);
+  EXPECT_EQ(slurp(marker), "stopped\n");
+}
+
+}  // namespace
+}  // namespace gramrl
