@@ -34,8 +34,9 @@ struct ExperimentOptions {
     v.field(output_dir, "output_dir", "Directory for checkpoints, metrics and logs.");
     v.field(log_level, "log_level", "Least severe log level printed.", Choices{{"debug", "info", "warn", "error"}});
     v.field(check_resume_inputs, "check_resume_inputs",
-            "A rerun that would resume from checkpoints refuses when the training data or the resolved config "
-            "differ from what they were trained on; false resumes anyway (and records the new inputs).");
+            "A rerun that would resume from checkpoints refuses when its input files (data, prompts, local model "
+            "and tokenizer files, docs/input-limits.md) or the resolved config differ from what they were trained on; "
+            "false resumes anyway (and records the new inputs).");
     v.require(isPlainPathComponent(name), "name",
               "expected one plain directory name (not empty, '.' or '..'; no '/', '\\' or control characters), "
               "got '" +
