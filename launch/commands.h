@@ -14,9 +14,11 @@ struct ConfigCheckArgs {
   std::vector<std::string> files;
   std::vector<std::string> overrides;
   bool quiet = false;
+  // Bind-test the configured ports (NOTE [Ports are checked before anything starts]).
+  bool check_ports = true;
 };
 // Splits positional arguments: those containing '=' are overrides, the rest config files.
-ConfigCheckArgs splitConfigCheckArgs(const std::vector<std::string>& positional, bool quiet);
+ConfigCheckArgs splitConfigCheckArgs(const std::vector<std::string>& positional, bool quiet, bool check_ports = true);
 int runConfigCheck(const ConfigCheckArgs& args);
 // gramrl config reference
 int runConfigReference();

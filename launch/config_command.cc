@@ -5,12 +5,14 @@
 
 #include "common/config/config_loader.h"
 #include "launch/commands.h"
+#include "launch/port_check.h"
 
 namespace gramrl::cli {
 
-ConfigCheckArgs splitConfigCheckArgs(const std::vector<std::string>& positional, bool quiet) {
+ConfigCheckArgs splitConfigCheckArgs(const std::vector<std::string>& positional, bool quiet, bool check_ports) {
   ConfigCheckArgs args;
   args.quiet = quiet;
+  args.check_ports = check_ports;
   for (const auto& a : positional) (a.find('=') != std::string::npos ? args.overrides : args.files).push_back(a);
   return args;
 }
@@ -25,6 +27,8 @@ int runConfigCheck(const ConfigCheckArgs& args) {
   int failed = 0;
   for (const auto& file : args.files) {
     ConfigLoadResult result = checkExperimentConfig(file, args.overrides);
+    // NOTE [Ports are checked before anything starts]; only a valid config has ports to try.
+    if (result.ok() && args.check_ports) result.issues = checkConfiguredPorts(result.config);
     if (result.ok()) {
       if (!args.quiet) {
         if (args.files.size() > 1) std::cout << "# " << file << "\n";

@@ -39,9 +39,12 @@ void addConfigCommands(CLI::App& app, Action& run) {
   auto positional = std::make_shared<std::vector<std::string>>();
   auto quiet = std::make_shared<bool>(false);
   check->add_option("args", *positional, "Config files and section.key=value overrides")->required();
+  auto no_port_check = std::make_shared<bool>(false);
   check->add_flag("-q,--quiet", *quiet, "Print only ok or the errors, not the resolved config");
-  check->callback([&run, positional, quiet]() {
-    run = [args = splitConfigCheckArgs(*positional, *quiet)]() { return runConfigCheck(args); };
+  check->add_flag("--no-port-check", *no_port_check,
+                  "Do not bind-test the configured ports on this machine (e.g. when checking a cluster's config)");
+  check->callback([&run, positional, quiet, no_port_check]() {
+    run = [args = splitConfigCheckArgs(*positional, *quiet, !*no_port_check)]() { return runConfigCheck(args); };
   });
 
   CLI::App* reference =

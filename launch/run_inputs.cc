@@ -1,10 +1,12 @@
 #include "launch/run_inputs.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +21,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kRecordFile[] = "run_inputs.json";
+// 2: every input file of the run (describeRunInputs); 1 (no "format"): config and learner.data.*.
+constexpr int64_t kRecordFormat = 2;
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 constexpr uint64_t kFnvPrime = 1099511628211ull;
 
@@ -93,6 +97,71 @@ std::string digestFile(const std::string& path, const std::string& what, uint64_
   return hex(h);
 }
 
+namespace {
+
+// A weights file (*.safetensors, *.bin, *.pt, *.gguf) is recorded by name, size and, for
+// safetensors, its header (tensor names, dtypes, shapes, offsets), never by its values (NOTE
+// [Resume checks what was trained on]).
+bool isWeightsFile(const fs::path& p) {
+  const std::string ext = p.extension().string();
+  return ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth" || ext == ".gguf";
+}
+
+constexpr uint64_t kMaxSafetensorsHeaderBytes = uint64_t{100} << 20;
+
+uint64_t digestWeightsFile(uint64_t h, const fs::path& p, uint64_t size) {
+  const std::string name = p.filename().string();
+  h = fnv1a(h, name.data(), name.size());
+  h = fnv1a(h, reinterpret_cast<const char*>(&size), sizeof(size));
+  if (p.extension() != ".safetensors" || size < 8) return h;
+  std::ifstream in(p, std::ios::binary);
+  unsigned char length_bytes[8] = {};
+  in.read(reinterpret_cast<char*>(length_bytes), 8);
+  uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | length_bytes[i];
+  if (!in || length > kMaxSafetensorsHeaderBytes || length > size - 8) return h;
+  std::string header(length, '\0');
+  in.read(header.data(), static_cast<std::streamsize>(length));
+  return fnv1a(h, header.data(), static_cast<size_t>(in.gcount()));
+}
+
+}  // namespace
+
+std::string digestModelPath(const std::string& path, uint64_t* bytes) {
+  std::error_code ec;
+  const fs::path root(path);
+  if (fs::is_regular_file(root, ec)) {
+    if (!isWeightsFile(root)) return digestFile(path, "model", bytes);
+    const uint64_t size = fs::file_size(root, ec);
+    if (bytes) *bytes = size;
+    return hex(digestWeightsFile(kFnvOffset, root, size));
+  }
+  GRAMRL_CHECK(fs::is_directory(root, ec), DataError, "{}: not a file or directory to record", path);
+  // The files of the directory (not its subdirectories: a Hugging Face checkpoint is flat), in
+  // name order.
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    if (entry.is_regular_file(ec)) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  uint64_t h = kFnvOffset;
+  uint64_t total = 0;
+  for (const fs::path& f : files) {
+    const uint64_t size = fs::file_size(f, ec);
+    total += size;
+    if (isWeightsFile(f)) {
+      h = digestWeightsFile(h, f, size);
+      continue;
+    }
+    const std::string name = f.filename().string();
+    h = fnv1a(h, name.data(), name.size());
+    const std::string content = digestFile(f.string(), "model file", nullptr);
+    h = fnv1a(h, content.data(), content.size());
+  }
+  if (bytes) *bytes = total;
+  return hex(h);
+}
+
 std::vector<InputDigest> describeRunInputs(const ExperimentConfig& config) {
   ExperimentConfig normalised = config;
   normalised.experiment.check_resume_inputs = true;  // forcing a resume must not change the digest
@@ -104,6 +173,30 @@ std::vector<InputDigest> describeRunInputs(const ExperimentConfig& config) {
     if (path.empty()) continue;
     InputDigest d{what, path, 0, ""};
     d.digest = digestFile(path, what, &d.bytes);
+    out.push_back(std::move(d));
+  }
+  // Every other file a run may read. A spec that is not a local path (builtin:tiny) is in the
+  // config digest already; a path that does not exist is recorded as absent, not refused: a
+  // command that does not read it (a DPO run does not read rollout.prompts) must not fail here.
+  const std::pair<const char*, const std::string*> others[] = {
+      {"rollout.prompts", &config.rollout.prompts},
+      {"policy.model", &config.policy.model},
+      {"policy.tokenizer", &config.policy.tokenizer},
+      {"reward.model", &config.reward.model},
+      {"reward.tokenizer", &config.reward.tokenizer},
+      {"learner.dpo.reference_model", &config.learner.dpo.reference_model},
+  };
+  for (const auto& [what, path] : others) {
+    if (path->empty() || path->rfind("builtin:", 0) == 0) continue;
+    InputDigest d{what, *path, 0, ""};
+    std::error_code ec;
+    if (!fs::exists(*path, ec)) {
+      d.digest = "absent";
+    } else if (std::string_view(what) == "rollout.prompts") {
+      d.digest = digestFile(*path, what, &d.bytes);
+    } else {
+      d.digest = digestModelPath(*path, &d.bytes);
+    }
     out.push_back(std::move(d));
   }
   return out;
@@ -132,7 +225,11 @@ int64_t prepareRunDirectory(const std::string& run_dir_text, const ExperimentCon
 
   if (record.is_object() && hasCheckpoint(run_dir)) {
     std::string changed;
+    // A record of format 1 (before issue 15's follow-up) holds only the config and learner.data.*:
+    // the inputs recorded since are not compared with it, only recorded for the next attempt.
+    const int64_t format = record.value("format", int64_t{1});
     for (const InputDigest& d : now) {
+      if (format < 2 && d.what != "config" && d.what.rfind("learner.data.", 0) != 0) continue;
       std::string old_digest, old_path;
       for (const auto& r : record.value("inputs", nlohmann::json::array())) {
         if (r.value("what", "") == d.what) {
@@ -180,7 +277,7 @@ int64_t prepareRunDirectory(const std::string& run_dir_text, const ExperimentCon
   for (const InputDigest& d : now) {
     inputs.push_back({{"what", d.what}, {"path", d.path}, {"bytes", d.bytes}, {"digest", d.digest}});
   }
-  nlohmann::json out{{"attempts", attempt}, {"inputs", inputs}};
+  nlohmann::json out{{"format", kRecordFormat}, {"attempts", attempt}, {"inputs", inputs}};
   checkpoint::writeFileAtomically(record_path.string(), out.dump(2) + "\n");
   return attempt;
 }

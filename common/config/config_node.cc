@@ -75,7 +75,12 @@ ConfigNode convert(const YAML::Node& node, const std::string& file, const std::s
                             key_loc});
           continue;
         }
-        out.set(key, convert(value_node, file, child_path, issues), key_loc);
+        ConfigNode value = convert(value_node, file, child_path, issues);
+        // A key with nothing after it ("clip:" then a newline): yaml-cpp marks the empty value
+        // where the next token starts, a line or more later (or at column 1 at the end of the
+        // file), so an error about it would point past it. A null value is reported at its key.
+        if (value.kind == ConfigNode::Kind::kNull) value.location = key_loc;
+        out.set(key, std::move(value), key_loc);
       }
       return out;
     }

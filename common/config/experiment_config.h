@@ -34,8 +34,9 @@ struct ExperimentOptions {
     v.field(output_dir, "output_dir", "Directory for checkpoints, metrics and logs.");
     v.field(log_level, "log_level", "Least severe log level printed.", Choices{{"debug", "info", "warn", "error"}});
     v.field(check_resume_inputs, "check_resume_inputs",
-            "A rerun that would resume from checkpoints refuses when the training data or the resolved config "
-            "differ from what they were trained on; false resumes anyway (and records the new inputs).");
+            "A rerun that would resume from checkpoints refuses when its input files (data, prompts, local model "
+            "and tokenizer files, docs/input-limits.md) or the resolved config differ from what they were trained on; "
+            "false resumes anyway (and records the new inputs).");
     v.require(isPlainPathComponent(name), "name",
               "expected one plain directory name (not empty, '.' or '..'; no '/', '\\' or control characters), "
               "got '" +
@@ -107,6 +108,43 @@ struct CompositeOptions {
   }
 };
 
+// The OpenRLHF-compatible HTTP endpoint's limits (NOTE [Slow clients] in
+// reward/service/http_endpoint.h; docs/input-limits.md).
+struct RewardHttpOptions {
+  int64_t io_threads = 2;
+  int64_t max_connections = 1024;
+  int64_t max_connections_per_address = 64;
+  int64_t max_header_kb = 16;
+  int64_t header_timeout_ms = 10000;
+  int64_t io_timeout_ms = 30000;
+  int64_t score_deadline_ms = 180000;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(io_threads, "io_threads", "Threads that accept, parse and write HTTP (the model runs elsewhere).",
+            Range::closed(1, 64));
+    v.field(max_connections, "max_connections", "Connections held at once; more are closed as they arrive.",
+            Range::closed(1, 65536));
+    v.field(max_connections_per_address, "max_connections_per_address",
+            "Connections held at once from one peer address; more from it are closed as they arrive.",
+            Range::closed(1, 65536));
+    v.field(max_header_kb, "max_header_kb", "Largest request header, in KiB; more is answered 431.",
+            Range::closed(1, 1024));
+    v.field(header_timeout_ms, "header_timeout_ms",
+            "A new or idle keep-alive connection must send a whole request header within this, or it is closed.",
+            Range::closed(100, 3600000));
+    v.field(io_timeout_ms, "io_timeout_ms",
+            "Reading one request body, and writing one response, must each end within this.",
+            Range::closed(100, 3600000));
+    v.field(score_deadline_ms, "score_deadline_ms",
+            "Deadline put on each HTTP request's scoring (OpenRLHF's client waits 180 s); 0 for none.",
+            Range::closed(0, 86400000));
+    v.require(max_connections_per_address <= max_connections, "max_connections_per_address",
+              "expected at most max_connections (" + std::to_string(max_connections) + "), got " +
+                  std::to_string(max_connections_per_address));
+  }
+};
+
 struct RewardServerOptions {
   int64_t port = 5555;
   int64_t http_port = 0;
@@ -119,6 +157,7 @@ struct RewardServerOptions {
   int64_t max_request_mb = 16;
   int64_t drain_timeout_s = 30;
   std::string curve_keys_dir;
+  RewardHttpOptions http;
 
   template <class V>
   void visit(V& v) {
@@ -150,6 +189,7 @@ struct RewardServerOptions {
     v.field(curve_keys_dir, "curve_keys_dir",
             "Directory with CurveZMQ keys (gramrl reward keygen): the server authenticates clients listed in "
             "authorized_clients/; empty means no encryption or authentication.");
+    v.section(http, "http", "Limits of the HTTP endpoint (reward.server.http_port).");
   }
 };
 

@@ -1,6 +1,7 @@
 #include "common/transport/frame_codec.h"
 
 #include <cstring>
+#include <limits>
 
 #include <capnp/any.h>
 #include <fmt/core.h>
@@ -44,6 +45,39 @@ void throwProtocolFromKj(std::string_view what, const kj::Exception& e) {
       fmt::format("malformed message while reading {}: {}", what, std::string_view(e.getDescription().cStr())));
 }
 }  // namespace detail
+
+size_t answerableMessageBytes(const ReceiveLimits& limits) {
+  const size_t slack = size_t{1} << 20;
+  if (limits.max_message_bytes > (std::numeric_limits<size_t>::max() - slack) / 2) {
+    return std::numeric_limits<size_t>::max();
+  }
+  return 2 * limits.max_message_bytes + slack;
+}
+
+uint64_t peekEnvelopeSeq(Channel channel, const zmq::message_t& header, const void* segment0, size_t segment0_bytes) {
+  if (header.size() != kFrameHeaderBytes || segment0 == nullptr) return 0;
+  const auto* h = static_cast<const unsigned char*>(header.data());
+  if (std::memcmp(h, kMagic, 4) != 0 || h[4] != kWireFormatVersion || h[5] != static_cast<unsigned char>(channel)) {
+    return 0;
+  }
+  const size_t words = segment0_bytes / sizeof(uint64_t);
+  auto wordAt = [&](size_t i) {
+    uint64_t w = 0;
+    std::memcpy(&w, static_cast<const unsigned char*>(segment0) + i * sizeof(uint64_t), sizeof(w));
+    return w;  // capnp is little-endian, as are the hosts gramrl builds for
+  };
+  if (words < 2) return 0;
+  // The root pointer (word 0): a struct pointer, kind 0 in the low two bits, a signed 30-bit
+  // word offset from the end of the pointer, then the data section's size in words.
+  const uint64_t root = wordAt(0);
+  if ((root & 3) != 0) return 0;
+  const int64_t offset = static_cast<int32_t>(static_cast<uint32_t>(root)) >> 2;
+  const uint64_t data_words = (root >> 32) & 0xFFFF;
+  if (data_words == 0 || offset < 0) return 0;
+  const uint64_t at = 1 + static_cast<uint64_t>(offset);
+  if (at >= words) return 0;
+  return wordAt(at);
+}
 
 // ---- OutgoingMessage ------------------------------------------------------------------------
 

@@ -69,6 +69,26 @@ struct ReceiveLimits {
   uint64_t traversal_slack_words = uint64_t{1} << 20;
 };
 
+// NOTE [Oversize messages are answered]
+// libzmq's ZMQ_MAXMSGSIZE (SocketOptions::max_message_bytes) drops the connection of a peer that
+// sends a larger frame, inside libzmq: the receiver never sees the message and cannot answer, so
+// the sender waits out its timeout and every retry (issue 15). A receiving MessageSocket
+// therefore never sets libzmq's cap below answerableMessageBytes(limits), twice what its
+// ReceiveLimits accept plus 1 MiB: a message up to that size is received, rejected by recv()
+// (Received::is_too_large) and answered by the server with an error reply that carries the
+// request's seq when it can be read (peekEnvelopeSeq), so the client ends its call at once. The
+// cap stays: beyond it libzmq still drops the connection, which bounds what one peer can make
+// the receiver allocate. A client that knows the server's limits refuses a larger request
+// before sending it (reward_client.h).
+size_t answerableMessageBytes(const ReceiveLimits& limits);
+
+// The `seq @0 :UInt64` of a message's envelope (every gramrl envelope starts with it) read from
+// the header frame and the first bytes of segment 0, without decoding or trusting the rest: 0
+// when the header is not a gramrl header of `channel` or the root pointer does not lead to a
+// data word inside `segment0`. For labelling the error reply to a message that failed
+// validation (NOTE [Oversize messages are answered]); never for anything else.
+uint64_t peekEnvelopeSeq(Channel channel, const zmq::message_t& header, const void* segment0, size_t segment0_bytes);
+
 // Runs `read` (a function reading fields of a received message) and converts a kj::Exception
 // from capnp into ProtocolError saying what was being read. See NOTE [Decoding untrusted messages].
 template <class Read>

@@ -23,6 +23,10 @@ struct Received {
   std::string peer;         // ROUTER only: the sender's routing id, also set when rejected
   IncomingMessage message;  // empty unless ok()
   std::string error;        // why the payload was rejected (ProtocolError text); empty if ok
+  // Rejected messages only: larger than ReceiveLimits (answer TOO_LARGE rather than MALFORMED),
+  // and the envelope's seq when it could be read, else 0 (NOTE [Oversize messages are answered]).
+  bool is_too_large = false;
+  uint64_t seq = 0;
   bool ok() const { return error.empty(); }
 };
 
@@ -32,6 +36,8 @@ struct Received {
 // SystemError for libzmq failures; never for a malformed incoming message (see recv).
 class MessageSocket {
  public:
+  // libzmq's per-frame cap is options.max_message_bytes raised to answerableMessageBytes(limits)
+  // when it is lower (NOTE [Oversize messages are answered] in frame_codec.h); -1 keeps no cap.
   MessageSocket(ZmqContext& context, SocketType type, Channel channel, SocketOptions options = {},
                 ReceiveLimits limits = {});
 

@@ -1,6 +1,8 @@
 #include "common/transport/request_client.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -41,6 +43,7 @@ RequestCore::RequestCore(ZmqContext& context, Channel channel, std::vector<std::
   // up zmq_ctx_term at shutdown.
   socket_options_.linger_ms = 0;
   sockets_.resize(endpoints_.size());
+  monitors_.resize(endpoints_.size());
 }
 
 RequestCore::~RequestCore() = default;
@@ -57,12 +60,27 @@ void RequestCore::adoptByCurrentThread() {
   for (auto& socket : sockets_) {
     if (socket) socket->socket().adoptByCurrentThread();
   }
+  for (auto& monitor : monitors_) {
+    if (monitor) monitor->adoptByCurrentThread();
+  }
 }
 
 MessageSocket& RequestCore::socketFor(size_t index) {
   if (!sockets_[index]) {
     auto socket = std::make_unique<MessageSocket>(context_, SocketType::kDealer, channel_, socket_options_, limits_);
+    // NOTE [Request retries]: a monitor reports the connection's drops. Each monitor has its own
+    // inproc address (one per socket for the process's life).
+    static std::atomic<uint64_t> next_monitor{0};
+    const std::string address = fmt::format("inproc://gramrl-request-monitor-{}", next_monitor.fetch_add(1));
+    GRAMRL_ZMQ_CHECK(zmq_socket_monitor(socket->socket().handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED),
+                     "zmq_socket_monitor", address);
+    SocketOptions monitor_options;
+    monitor_options.linger_ms = 0;
+    monitor_options.max_message_bytes = -1;
+    auto monitor = std::make_unique<Socket>(context_, SocketType::kPair, monitor_options);
+    monitor->connect(address);
     socket->connect(endpoints_[index]);
+    monitors_[index] = std::move(monitor);
     sockets_[index] = std::move(socket);
   }
   return *sockets_[index];
@@ -70,8 +88,50 @@ MessageSocket& RequestCore::socketFor(size_t index) {
 
 void RequestCore::resetSocket(size_t index) {
   if (!sockets_[index]) return;
+  // Stop the monitor first: closing the DEALER with its monitor running would report the close.
+  zmq_socket_monitor(sockets_[index]->socket().handle(), nullptr, 0);
   sockets_[index].reset();  // linger 0: the unanswered request is discarded
+  monitors_[index].reset();
   ++stats_.socket_resets;
+}
+
+void RequestCore::drainMonitor(size_t index) {
+  Socket& monitor = *monitors_[index];
+  while (monitor.waitFor(ZMQ_POLLIN, Clock::now())) monitor.recvFrames(Clock::now());
+}
+
+RequestCore::Wait RequestCore::waitForReply(size_t index, Deadline deadline) {
+  Socket& dealer = sockets_[index]->socket();
+  Socket& monitor = *monitors_[index];
+  for (;;) {
+    zmq_pollitem_t items[2] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    long timeout_ms = -1;
+    if (deadline != noDeadline()) {
+      const auto now = Clock::now();
+      timeout_ms = deadline <= now ? 0
+                                   : static_cast<long>(std::min<int64_t>(
+                                         std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(),
+                                         int64_t{7} * 24 * 3600 * 1000));
+    }
+    const int rc = zmq_poll(items, 2, timeout_ms);
+    if (rc < 0) {
+      const int err = zmq_errno();
+      if (err == EINTR) continue;
+      throwZmqError(err, "poll", dealer.describe());
+    }
+    if (items[0].revents & ZMQ_POLLIN) return Wait::kReadable;
+    if (items[1].revents & ZMQ_POLLIN) {
+      // An event: [u16 event, u32 value][endpoint]. Only ZMQ_EVENT_DISCONNECTED was asked for.
+      auto event = monitor.recvFrames(Clock::now());
+      if (event && !event->empty() && (*event)[0].size() >= 2) {
+        uint16_t id = 0;
+        std::memcpy(&id, (*event)[0].data(), sizeof(id));
+        if (id == ZMQ_EVENT_DISCONNECTED) return Wait::kDropped;
+      }
+      continue;
+    }
+    if (deadline != noDeadline() && Clock::now() >= deadline) return Wait::kDeadline;
+  }
 }
 
 IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& request,
@@ -96,6 +156,7 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
     const size_t index = (first_ + static_cast<size_t>(attempt)) % n;
     const std::string& endpoint = endpoints_[index];
     MessageSocket& socket = socketFor(index);
+    drainMonitor(index);
     ++stats_.attempts;
     const Deadline deadline = deadlineAfter(policy_.attempt_timeout);
 
@@ -107,9 +168,16 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
       continue;
     }
     std::optional<Received> reply;
+    bool dropped = false;
     for (;;) {
-      reply = socket.recv(deadline);
-      if (!reply) break;
+      const Wait wait = waitForReply(index, deadline);
+      if (wait == Wait::kDeadline) break;
+      if (wait == Wait::kDropped) {
+        dropped = true;
+        break;
+      }
+      reply = socket.recv(Clock::now());
+      if (!reply) continue;
       if (!reply->ok()) {
         resetSocket(index);
         throw ProtocolError(fmt::format("{} request seq {}: invalid reply from {}: {}", toString(channel_), seq,
@@ -120,6 +188,18 @@ IncomingMessage RequestCore::exchange(uint64_t seq, const EncodedMessage& reques
       ++stats_.stale_replies;
       log::debug("{} request seq {}: dropped a stale reply with seq {} from {}", toString(channel_), seq, reply_seq,
                  endpoint);
+      reply.reset();
+    }
+    if (dropped) {
+      ++stats_.disconnects;
+      last = Failure::kDisconnected;
+      last_detail = fmt::format(
+          "{}: the server closed the connection without answering the request ({} bytes): it may have stopped, "
+          "refused this client's keys, or found the request larger than its limit (reward.server.max_request_mb, "
+          "launch.transport.max_message_mb)",
+          endpoint, request.byteSize());
+      resetSocket(index);
+      continue;
     }
     if (!reply) {
       ++stats_.timeouts;

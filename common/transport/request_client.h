@@ -6,6 +6,17 @@
 // is the endpoint that answered last (so a client stays on a healthy replica and moves on from
 // a dead one). Each attempt waits up to attempt_timeout for a reply carrying the request's seq;
 // replies with other seqs are stale (answers to earlier attempts) and are dropped and counted.
+// Seqs start at 1: an error reply with seq 0 is a server's answer to a message whose seq it could
+// not read (malformed, or too large to keep: NOTE [Oversize messages are answered] in
+// frame_codec.h). A DEALER carries at most one unanswered request (each attempt either gets its
+// reply or ends with the socket's reset), so such a reply is the answer to the current request
+// and is handed to validate(), which ends the call on it instead of waiting out the attempts.
+// A server can also drop the connection without answering: libzmq does so when a frame passes
+// the server's ZMQ_MAXMSGSIZE (NOTE [Oversize messages are answered] in frame_codec.h), a CURVE
+// server when it refuses the client's keys, and a server process that dies. Each DEALER is
+// watched by a socket monitor (ZMQ_EVENT_DISCONNECTED), so an attempt whose connection closes
+// while its request is outstanding ends at once as Disconnected (counted in `disconnects`), and
+// the next attempt follows after the backoff, instead of waiting out attempt_timeout.
 // After a timeout the endpoint's DEALER is closed with linger 0 and recreated on next use (the
 // "Lazy Pirate" pattern), so a request stuck in a dead connection is never delivered later.
 // A reply is handed to the caller's validate(), which may throw Overloaded, Timeout or
@@ -46,10 +57,21 @@ struct RequestStats {
   uint64_t timeouts = 0;          // attempts that got no matching reply in time
   uint64_t retryable_errors = 0;  // validate() asked for a retry
   uint64_t stale_replies = 0;     // replies whose seq did not match, dropped
-  uint64_t socket_resets = 0;     // DEALERs closed after a timeout (Lazy Pirate)
+  uint64_t socket_resets = 0;     // DEALERs closed after a timeout or a drop (Lazy Pirate)
+  uint64_t disconnects = 0;       // attempts ended because the server closed the connection
 };
 
 namespace detail {
+
+// Whether a reply envelope is an error (envelopes without an `error` member never are).
+template <class Reader>
+auto isErrorEnvelope(const Reader& reply, int) -> decltype(reply.isError()) {
+  return reply.isError();
+}
+template <class Reader>
+bool isErrorEnvelope(const Reader&, long) {
+  return false;
+}
 
 // The non-template part of RequestClient (request_client.cc).
 class RequestCore {
@@ -72,6 +94,11 @@ class RequestCore {
  private:
   MessageSocket& socketFor(size_t index);
   void resetSocket(size_t index);
+  // Discards the monitor events queued so far (from connections before this attempt).
+  void drainMonitor(size_t index);
+  enum class Wait { kReadable, kDropped, kDeadline };
+  // Waits until the DEALER can receive, its connection drops, or the deadline passes.
+  Wait waitForReply(size_t index, Deadline deadline);
   void checkOwner() const;
 
   ZmqContext& context_;
@@ -81,6 +108,7 @@ class RequestCore {
   SocketOptions socket_options_;
   ReceiveLimits limits_;
   std::vector<std::unique_ptr<MessageSocket>> sockets_;  // one DEALER per endpoint, lazily
+  std::vector<std::unique_ptr<Socket>> monitors_;        // each DEALER's disconnect monitor (PAIR)
   size_t first_ = 0;
   uint64_t next_seq_ = 1;
   RequestStats stats_;
@@ -121,7 +149,13 @@ class RequestClient {
     fill(root);
     const EncodedMessage request(core_.channel(), std::move(message));
     return core_.exchange(
-        seq, request, [](const IncomingMessage& reply) -> uint64_t { return reply.getRoot<Envelope>().getSeq(); },
+        seq, request,
+        [seq](const IncomingMessage& reply) -> uint64_t {
+          // An error reply with seq 0 answers the request in flight (NOTE [Request retries]).
+          const auto root = reply.getRoot<Envelope>();
+          const uint64_t reply_seq = root.getSeq();
+          return reply_seq == 0 && detail::isErrorEnvelope(root, 0) ? seq : reply_seq;
+        },
         [&validate](const IncomingMessage& reply) {
           protocolGuard("the reply", [&] { validate(reply.getRoot<Envelope>()); });
         });

@@ -302,6 +302,9 @@ std::optional<Socket::Multipart> Socket::recvMultipart(Deadline deadline, size_t
       result.frames.push_back(std::move(part));
       part = zmq::message_t();
     } else {
+      if (result.dropped_frames == 0) {
+        result.first_dropped_head.assign(static_cast<const char*>(part.data()), std::min(size, kDroppedHeadBytes));
+      }
       ++result.dropped_frames;
       result.dropped_bytes += size;
       part.rebuild();  // releases the payload now

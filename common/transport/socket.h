@@ -45,8 +45,10 @@ std::string_view toString(SocketType type);
 // Options applied when the socket is created. Defaults suit the gramrl channels.
 struct SocketOptions {
   // ZMQ_MAXMSGSIZE: on tcp:// and ipc:// libzmq drops a connection whose peer sends a frame
-  // larger than this, before allocating it. inproc:// does not enforce it; the frame codec's
-  // ReceiveLimits check the whole message on every transport. -1 = no limit.
+  // larger than this, before allocating it, and without a word to either side. inproc:// does
+  // not enforce it; the frame codec's ReceiveLimits check the whole message on every transport.
+  // -1 = no limit. A MessageSocket raises it to answerableMessageBytes of its ReceiveLimits
+  // (NOTE [Oversize messages are answered], frame_codec.h).
   int64_t max_message_bytes = int64_t{64} << 20;
   // ZMQ_LINGER: how long queued outgoing messages may delay zmq_ctx_term after close. Not 0:
   // a server that closes right after its last reply would lose it (dependencies.md §2).
@@ -115,9 +117,13 @@ class Socket {
     Frames frames;              // the parts kept, in order (a prefix of the message)
     size_t dropped_frames = 0;  // parts after the kept prefix
     size_t dropped_bytes = 0;
+    // The first kDroppedHeadBytes of the first dropped part, e.g. to read the sequence number of
+    // a message too large to keep (NOTE [Oversize messages are answered], frame_codec.h).
+    std::string first_dropped_head;
     bool isTruncated() const { return dropped_frames > 0; }
   };
   static constexpr size_t kUnbounded = std::numeric_limits<size_t>::max();
+  static constexpr size_t kDroppedHeadBytes = 256;
 
   // Waits until a message arrives or the deadline passes (std::nullopt). Once the first part
   // has arrived the others are already there (multipart messages are atomic).

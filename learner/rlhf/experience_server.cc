@@ -170,7 +170,7 @@ void ExperienceServer::serveRollout(transport::MessageSocket& socket) {
       if (!received->ok()) {
         std::lock_guard<std::mutex> lock(st.mu);
         ++st.stats.bad_messages;
-        socket.sendTo(received->peer, rolloutError(0, received->error), transport::deadlineAfter(kPoll));
+        socket.sendTo(received->peer, rolloutError(received->seq, received->error), transport::deadlineAfter(kPoll));
         continue;
       }
       const auto root = received->message.getRoot<wire::RolloutMessage>();
@@ -290,15 +290,16 @@ void ExperienceServer::serveWeights(transport::MessageSocket& socket) {
         snapshot = st.snapshot;
       }
       auto answer = [&](transport::OutgoingMessage&& m) { socket.sendTo(received->peer, std::move(m)); };
+      uint64_t seq = received->seq;  // the request's, once read; for rejected messages, peeked
       try {
         if (!received->ok()) {
           std::lock_guard<std::mutex> lock(st.mu);
           ++st.stats.bad_messages;
-          answer(weightsError(0, received->error));
+          answer(weightsError(received->seq, received->error));
           continue;
         }
         const auto root = received->message.getRoot<wire::WeightsMessage>();
-        const uint64_t seq = root.getSeq();
+        seq = root.getSeq();
         if (root.which() != wire::WeightsMessage::FETCH) {
           answer(weightsError(seq, "weights: expected a fetch"));
         } else if (!snapshot) {
@@ -322,7 +323,12 @@ void ExperienceServer::serveWeights(transport::MessageSocket& socket) {
           }
         }
       } catch (const ProtocolError& e) {
-        answer(weightsError(0, e.what()));
+        {
+          // Counted before the answer goes out (NOTE [Count before replying], reward_server.cc).
+          std::lock_guard<std::mutex> lock(st.mu);
+          ++st.stats.bad_messages;
+        }
+        answer(weightsError(seq, e.what()));
       }
     } catch (const Disconnected&) {
       // The actor went away mid-fetch.

@@ -54,6 +54,8 @@ struct ExperienceServerOptions {
   LedgerOptions ledger;
   int64_t samples_per_prompt = 1;
   TrajectoryLimits trajectory_limits;
+  // Also sets libzmq's cap on both ROUTERs (NOTE [Oversize messages are answered] in
+  // common/transport/frame_codec.h): a larger message gets an error reply, not a timeout.
   transport::ReceiveLimits receive_limits;
   std::chrono::milliseconds retry_after{50};  // what an actor is told to wait when nothing is leasable
 };

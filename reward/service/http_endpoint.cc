@@ -148,6 +148,14 @@ HttpEndpointOptions httpEndpointOptions(const RewardServerOptions& server, const
   options.limits.max_text_bytes = static_cast<size_t>(server.max_request_mb) << 20;
   options.max_body_bytes = static_cast<size_t>(server.max_request_mb) << 20;
   options.drain_timeout = std::chrono::seconds(server.drain_timeout_s);
+  const RewardHttpOptions& http = server.http;
+  options.io_threads = static_cast<int>(http.io_threads);
+  options.max_connections = static_cast<size_t>(http.max_connections);
+  options.max_connections_per_address = static_cast<size_t>(http.max_connections_per_address);
+  options.max_header_bytes = static_cast<uint32_t>(http.max_header_kb) << 10;
+  options.header_timeout = std::chrono::milliseconds(http.header_timeout_ms);
+  options.io_timeout = std::chrono::milliseconds(http.io_timeout_ms);
+  options.score_deadline = std::chrono::milliseconds(http.score_deadline_ms);
   return options;
 }
 
@@ -157,7 +165,6 @@ HttpEndpointOptions httpEndpointOptions(const RewardServerOptions& server, const
 
 namespace {
 
-constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
 // After refusing a request whose body was not read (413, a bad header), the connection reads and
 // drops up to this much for up to kLingerTime, so the client sees the answer instead of a reset.
 constexpr size_t kMaxLingerBytes = size_t{1} << 20;
@@ -315,7 +322,7 @@ void Session::readHeader() {
   state_ = State::kReading;
   if (stopping_) return closeNow();
   parser_.emplace();
-  parser_->header_limit(kMaxHeaderBytes);
+  parser_->header_limit(core_->options.max_header_bytes);
   parser_->body_limit(core_->options.max_body_bytes);
   stream_.expires_after(core_->options.header_timeout);  // NOTE [Slow clients]
   http::async_read_header(stream_, buffer_, *parser_,
@@ -360,8 +367,9 @@ void Session::onReadError(beast::error_code ec) {
   }
   if (ec == http::error::header_limit) {
     body_unread_ = true;
-    return respondError(http::status::request_header_fields_too_large,
-                        fmt::format("header: more than {} bytes", kMaxHeaderBytes));
+    return respondError(
+        http::status::request_header_fields_too_large,
+        fmt::format("header: more than {} bytes (reward.server.http.max_header_kb)", core_->options.max_header_bytes));
   }
   if (isHttpParseError(ec) && ec != http::error::end_of_stream && ec != http::error::partial_message) {
     body_unread_ = true;

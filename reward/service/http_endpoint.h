@@ -92,8 +92,11 @@ struct HttpEndpointOptions {
   RequestLimits limits;
   // Largest HTTP body, refused with 413 (reward.server.max_request_mb).
   size_t max_body_bytes = size_t{16} << 20;
+  // The rest come from reward.server.http.* (httpEndpointOptions), with the same defaults.
   // Threads running the io_context (accept, parse, write); model work runs in the ScoreSink.
   int io_threads = 2;
+  // Largest request header (request line and fields), refused with 431.
+  uint32_t max_header_bytes = 16 * 1024;
   // Connections held at once; the accept loop closes any beyond this at once.
   size_t max_connections = 1024;
   // Connections held at once from one peer address (NOTE [Slow clients]).
@@ -110,7 +113,8 @@ struct HttpEndpointOptions {
   std::chrono::milliseconds drain_timeout{30000};
 };
 
-// From the YAML: bind_host from launch.transport, the port and limits from reward.server.
+// From the YAML: bind_host from launch.transport, the port and request limits from
+// reward.server, the connection limits and timeouts from reward.server.http.
 HttpEndpointOptions httpEndpointOptions(const RewardServerOptions& server, const TransportOptions& transport);
 
 // A request over RequestLimits (HTTP 413). A DataError, so a caller that only tells bad input

@@ -71,9 +71,6 @@ RewardServerSettings RewardServerSettings::fromConfig(const ExperimentConfig& co
   s.request_limits.max_text_bytes = max_bytes;
   // The whole message may be a little larger than its texts (capnp pointers, the header).
   s.receive_limits.max_message_bytes = max_bytes + (size_t{1} << 20);
-  // A frame far beyond the limit makes libzmq drop the connection before allocating it; a
-  // message somewhat over the limit is received and answered with an error.
-  s.socket_max_message_bytes = static_cast<int64_t>(2 * max_bytes + (size_t{1} << 20));
   s.drain_timeout = std::chrono::seconds(server.drain_timeout_s);
   s.curve_keys_dir = server.curve_keys_dir;
   return s;
@@ -96,7 +93,10 @@ std::unique_ptr<transport::ZapAuthenticator> startZap(transport::ZmqContext& con
 
 transport::SocketOptions routerOptions(const RewardServerSettings& settings, const transport::CurveKeys* keys) {
   transport::SocketOptions o;
-  o.max_message_bytes = settings.socket_max_message_bytes;
+  // NOTE [Oversize messages are answered]: a message up to twice the limit is received and
+  // answered TOO_LARGE; a frame beyond that makes libzmq drop the connection before allocating it.
+  const size_t cap = transport::answerableMessageBytes(settings.receive_limits);
+  o.max_message_bytes = cap > static_cast<size_t>(INT64_MAX) ? -1 : static_cast<int64_t>(cap);
   o.router_mandatory = true;
   if (keys != nullptr) transport::setCurveServerOptions(o, *keys, kZapDomain);
   return o;
@@ -186,10 +186,18 @@ void RewardServer::handleMessage(bool draining) {
   ++stats_->received;
   const std::string& peer = got->peer;
   if (!got->ok()) {
-    // The frames did not decode: no seq could be read (answered with seq 0).
+    // The frames did not decode; the seq is the envelope's when it could be read, else 0 (NOTE
+    // [Oversize messages are answered]): either way the client ends its call on this reply.
     ++stats_->malformed;
-    sendReply(peer, encodeErrorReply(0, wire::ErrorCode::MALFORMED, "rejected message: " + got->error),
-              ReplyKind::kError);
+    if (got->is_too_large) {
+      sendReply(peer,
+                encodeErrorReply(got->seq, wire::ErrorCode::TOO_LARGE,
+                                 fmt::format("rejected message: {} (reward.server.max_request_mb)", got->error)),
+                ReplyKind::kError);
+    } else {
+      sendReply(peer, encodeErrorReply(got->seq, wire::ErrorCode::MALFORMED, "rejected message: " + got->error),
+                ReplyKind::kError);
+    }
     return;
   }
   DecodedRequest decoded = decodeRewardRequest(got->message, settings_.request_limits);

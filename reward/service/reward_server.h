@@ -57,9 +57,10 @@ struct RewardServerSettings {
   // Where to bind: "tcp://<launch.transport.bind_host>:<reward.server.port + replica>"; port 0
   // binds an ephemeral port (read it back with RewardServer::endpoint()).
   std::string endpoint = "tcp://127.0.0.1:*";
-  RequestLimits request_limits;                     // max_request_items, max_request_mb
-  transport::ReceiveLimits receive_limits;          // max_message_bytes from max_request_mb
-  int64_t socket_max_message_bytes = -1;            // ZMQ_MAXMSGSIZE: drops peers sending far more
+  RequestLimits request_limits;  // max_request_items, max_request_mb
+  // max_message_bytes from max_request_mb; libzmq's cap is answerableMessageBytes of it (NOTE
+  // [Oversize messages are answered] in common/transport/frame_codec.h).
+  transport::ReceiveLimits receive_limits;
   std::chrono::milliseconds drain_timeout{30000};   // reward.server.drain_timeout_s
   std::chrono::milliseconds stats_interval{10000};  // the heartbeat log line
   // reward.server.curve_keys_dir; empty: no CURVE (NOTE [Reward server CURVE]).

@@ -1,6 +1,11 @@
 // Issue 15, through the real `gramrl` binary as a careless or hostile user runs it: text
 // arguments reach the program byte for byte, every user-given size has a bound checked before
 // any work, and small hostile configs fail fast. Each case uses other inputs than the issue's.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -17,6 +22,30 @@ namespace {
 
 using namespace gramrl::testing;
 using Json = nlohmann::json;
+
+namespace transport_hold {
+// A TCP listener on 127.0.0.1 at a port the kernel picks, held for the test's life.
+class Listener {
+ public:
+  Listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 && ::listen(fd_, 1) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      port_ = ntohs(address.sin_port);
+    }
+  }
+  ~Listener() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+}  // namespace transport_hold
 
 class HostileCliTest : public ::testing::Test {
  protected:
@@ -113,6 +142,23 @@ TEST_F(HostileCliTest, AConfigBombFailsFastWithItsLocation) {
   EXPECT_NE(err_.find("expands to more than 100000 values"), std::string::npos) << err_;
   EXPECT_NE(err_.find(dir_.file("bomb.yaml") + ":"), std::string::npos) << err_;
   EXPECT_LT(seconds, 20.0);
+}
+
+// Issue 15: a port another process holds fails `config check` naming the key (NOTE [Ports are
+// checked before anything starts]); --no-port-check skips the bind test.
+TEST_F(HostileCliTest, ConfigCheckReportsAHeldPortNamingTheKey) {
+  transport_hold::Listener held;
+  ASSERT_GT(held.port(), 0);
+  const std::string config = dir_.file("ports.yaml");
+  spit(config, "reward:\n  backend: rule\n  server:\n    port: 0\n");
+  const std::string override = "reward.server.http_port=" + std::to_string(held.port());
+  EXPECT_EQ(gramrl({"config", "check", "--quiet", config, override}), 2);
+  EXPECT_NE(err_.find("error: reward.server.http_port: port " + std::to_string(held.port()) +
+                      " on 127.0.0.1 (the HTTP endpoint of reward replica 0) is in use by another process"),
+            std::string::npos)
+      << err_;
+  EXPECT_EQ(gramrl({"config", "check", "--quiet", "--no-port-check", config, override}), 0) << err_;
+  EXPECT_EQ(gramrl({"config", "check", "--quiet", config}), 0) << err_;
 }
 
 }  // namespace

@@ -306,7 +306,7 @@ TEST_F(RewardServiceTest, MalformedTruncatedOversizedAndRandomMessagesDoNotStopT
     EXPECT_EQ(errorReplyTo(std::move(frames)), wire::ErrorCode::MALFORMED);
   }
   // Over max_request_mb (1 MiB of text, 2 MiB of message): an error reply.
-  EXPECT_TRUE(errorReplyTo(goodFrames(size_t{5} << 19)).has_value());
+  EXPECT_EQ(errorReplyTo(goodFrames(size_t{5} << 19)), wire::ErrorCode::TOO_LARGE);
   // Far over (libzmq's ZMQ_MAXMSGSIZE): the connection is dropped, or an error reply.
   const auto huge = errorReplyTo(goodFrames(size_t{8} << 20));
   if (huge) {

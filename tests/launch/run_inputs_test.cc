@@ -79,6 +79,58 @@ TEST_F(RunInputsTest, OtherDataOfTheSameSizeIsRefused) {
   EXPECT_EQ(prepare(config()), 3);
 }
 
+// Issue 15: the check covers every input a run reads, not only learner.data: rollout.prompts by
+// its contents, a local model directory by its small files and its weights' headers (not values).
+TEST_F(RunInputsTest, PromptsAndModelDirectoriesAreCheckedToo) {
+  const std::string model = dir_.file("policy");
+  fs::create_directories(model);
+  spit(model + "/config.json", "{\"hidden_size\": 64}");
+  spit(model + "/tokenizer.json", "{\"model\": {}}");
+  // A safetensors file: 8-byte header length, the JSON header, then the values.
+  auto safetensors = [&](const std::string& shape, const std::string& values) {
+    const std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[0,8]}}";
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+    spit(model + "/model.safetensors", bytes + header + values);
+  };
+  safetensors("[2]", "AAAABBBB");
+  const std::string prompts = dir_.file("prompts.jsonl");
+  spit(prompts, "{\"prompt\": \"one\"}\n");
+  const std::vector<std::string> overrides{"policy.model=" + model, "rollout.prompts=" + prompts,
+                                           "reward.model=" + dir_.file("not-there")};
+  EXPECT_EQ(prepare(config(overrides)), 1);  // a path that does not exist is recorded, not refused
+  addCheckpoint();
+  EXPECT_EQ(prepare(config(overrides)), 2);
+
+  spit(prompts, "{\"prompt\": \"two\"}\n");  // same size, other prompts
+  std::string e = refusal(config(overrides));
+  EXPECT_NE(e.find("rollout.prompts: " + prompts + " is not the file the checkpoints were trained on"),
+            std::string::npos)
+      << e;
+  spit(prompts, "{\"prompt\": \"one\"}\n");
+
+  spit(model + "/config.json", "{\"hidden_size\": 32}");
+  e = refusal(config(overrides));
+  EXPECT_NE(e.find("policy.model: " + model + " is not the file"), std::string::npos) << e;
+  spit(model + "/config.json", "{\"hidden_size\": 64}");
+
+  safetensors("[4]", "AAAABBBB");  // another shape in the header
+  e = refusal(config(overrides));
+  EXPECT_NE(e.find("policy.model"), std::string::npos) << e;
+  safetensors("[2]", "CCCCDDDD");  // same header and size, other values: not read (documented)
+  EXPECT_EQ(prepare(config(overrides)), 3);
+
+  // A record written before these inputs were recorded (format 1) is not compared for them.
+  const std::string record = run_ + "/run_inputs.json";
+  std::string text = slurp(record);
+  text.replace(text.find("\"format\": 2"), std::string("\"format\": 2").size(), "\"format\": 1");
+  spit(record, text);
+  spit(model + "/config.json", "{\"hidden_size\": 16}");
+  EXPECT_EQ(prepare(config(overrides)), 4);
+  spit(model + "/config.json", "{\"hidden_size\": 8}");
+  EXPECT_THROW(prepare(config(overrides)), ConfigError);  // the new record is format 2 again
+}
+
 TEST_F(RunInputsTest, AnotherConfigIsRefusedNamingTheChange) {
   prepare(config());
   addCheckpoint();

@@ -208,6 +208,36 @@ TEST_F(ConfigTest, CommonTextMistakesSayWhatHappened) {
   EXPECT_NE(o[0].find("nested more than 64 levels"), std::string::npos) << o[0];
 }
 
+// Issue 15: a key with no value is reported at the key's own line, whatever follows it (another
+// key, a deeper or shallower one, blank lines and comments, the end of the file).
+TEST_F(ConfigTest, AKeyWithoutAValueIsReportedAtItsLine) {
+  const std::string p = write("empty.yaml",
+                              "reward:\n"
+                              "  replicas:\n"
+                              "  server:\n"
+                              "    max_request_items:\n"
+                              "\n"
+                              "    # a comment\n"
+                              "    max_batch_tokens: 100\n"
+                              "rollout:\n"
+                              "  top_k:\n"
+                              "learner:\n"
+                              "  lr:");
+  std::string all;
+  for (const auto& e : errors(p)) all += e + "\n";
+  for (const auto& [key, where] :
+       std::vector<std::pair<std::string, std::string>>{{"reward.replicas: ", ":2:3)"},
+                                                        {"reward.server.max_request_items: ", ":4:5)"},
+                                                        {"rollout.top_k: ", ":9:3)"},
+                                                        {"learner.lr: ", ":11:3)"}}) {
+    const auto at = all.find(key);
+    ASSERT_NE(at, std::string::npos) << key << " not reported:\n" << all;
+    EXPECT_EQ(all.substr(at, all.find('\n', at) - at).find(p + where) != std::string::npos, true)
+        << key << " should point at " << where << ":\n"
+        << all;
+  }
+}
+
 TEST_F(ConfigTest, DirectoryWhereAFileIsExpected) {
   fs::create_directories(dir_ / "adir");
   const std::string d = (dir_ / "adir").string();
@@ -240,6 +270,41 @@ TEST_F(ConfigTest, ReplicaPortsAreChecked) {
   ASSERT_EQ(overlap.size(), 1u);
   EXPECT_NE(overlap[0].find("reward.server.http_port: the HTTP ports overlap"), std::string::npos) << overlap[0];
   EXPECT_TRUE(errors(write("ok.yaml", "reward:\n  replicas: 3\n  server: {port: 7000, http_port: 7003}\n")).empty());
+}
+
+// Issue 15: the HTTP endpoint's limits are keys with bounds, read from the file.
+TEST_F(ConfigTest, HttpEndpointLimitsAreKeysWithBounds) {
+  const std::string good = write("http.yaml",
+                                 "reward:\n  server:\n    http:\n      max_connections: 300\n"
+                                 "      max_connections_per_address: 20\n      header_timeout_ms: 2500\n"
+                                 "      max_header_kb: 8\n");
+  const ExperimentConfig c = loadExperimentConfig(good);
+  EXPECT_EQ(c.reward.server.http.max_connections, 300);
+  EXPECT_EQ(c.reward.server.http.max_connections_per_address, 20);
+  EXPECT_EQ(c.reward.server.http.header_timeout_ms, 2500);
+  EXPECT_EQ(c.reward.server.http.max_header_kb, 8);
+  EXPECT_EQ(c.reward.server.http.io_timeout_ms, 30000);  // the default
+
+  const auto e = errors(write("bad.yaml",
+                              "reward:\n  server:\n    http:\n      header_timeout_ms: 5\n      io_threads: 0\n"
+                              "      max_header_kb: 4096\n"),
+                        {"reward.server.http.max_connections=0"});
+  std::string all;
+  for (const auto& line : e) all += line + "\n";
+  EXPECT_EQ(e.size(), 4u) << all;
+  for (const char* key : {"reward.server.http.header_timeout_ms: expected an integer in [100, 3600000], got 5",
+                          "reward.server.http.io_threads: expected an integer in [1, 64], got 0",
+                          "reward.server.http.max_header_kb: expected an integer in [1, 1024], got 4096",
+                          "reward.server.http.max_connections: expected an integer in [1, 65536], got 0"}) {
+    EXPECT_NE(all.find(key), std::string::npos) << key << " in\n" << all;
+  }
+  const auto per = errors(write("per.yaml",
+                                "reward: {server: {http: {max_connections: 10, "
+                                "max_connections_per_address: 11}}}\n"));
+  ASSERT_EQ(per.size(), 1u);
+  EXPECT_NE(per[0].find("reward.server.http.max_connections_per_address: expected at most max_connections (10)"),
+            std::string::npos)
+      << per[0];
 }
 
 TEST_F(ConfigTest, MissingFile) {

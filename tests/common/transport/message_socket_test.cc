@@ -226,6 +226,59 @@ TEST_P(MessageSocketTest, MalformedRequestsGetAnErrorReplyAndTheServerGoesOn) {
   }
 }
 
+// NOTE [Oversize messages are answered]: a libzmq cap set below what the receiver can answer is
+// raised, so a message a little over ReceiveLimits reaches recv() (on every transport), marked
+// too large and with the sender's seq, instead of vanishing with the connection.
+TEST_P(MessageSocketTest, AMessageOverTheLimitsReachesRecvWithItsSeq) {
+  SocketOptions server_options;
+  server_options.max_message_bytes = 4 << 10;  // far below what the limits below can answer
+  ReceiveLimits limits;
+  limits.max_message_bytes = 32 << 10;
+  MessageSocket server(context_, SocketType::kRouter, Channel::kWeights, server_options, limits);
+  EXPECT_GE(server.socket().options().max_message_bytes, static_cast<int64_t>(answerableMessageBytes(limits)));
+  MessageSocket client(context_, SocketType::kDealer, Channel::kWeights);
+  client.connect(server.bind(endpoint()));
+  for (const auto& [seq, bytes] : std::vector<std::pair<uint64_t, size_t>>{{31, 40 << 10}, {977, 60 << 10}}) {
+    ASSERT_TRUE(client.send(makeWeightsChunk(seq, bytes), deadlineAfter(5s)));
+    auto rejected = server.recv(deadlineAfter(10s));
+    ASSERT_TRUE(rejected.has_value()) << "dropped: " << bytes << " bytes";
+    EXPECT_FALSE(rejected->ok());
+    EXPECT_TRUE(rejected->is_too_large);
+    EXPECT_EQ(rejected->seq, seq);
+    EXPECT_FALSE(rejected->peer.empty());
+  }
+  // Within the limits: accepted as before.
+  ASSERT_TRUE(client.send(makeWeightsChunk(5, 1000), deadlineAfter(5s)));
+  auto accepted = server.recv(deadlineAfter(10s));
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_TRUE(accepted->ok()) << accepted->error;
+  EXPECT_FALSE(accepted->is_too_large);
+}
+
+TEST(PeekEnvelopeSeq, ReadsOnlyAWellFormedRootAndNeverTrustsTheRest) {
+  auto framesOf = [](uint64_t seq) {
+    OutgoingMessage m;
+    auto root = m.initRoot<wire::RewardMessage>();
+    root.setSeq(seq);
+    root.setPing();
+    return encodeFrames(Channel::kReward, std::move(m));
+  };
+  for (uint64_t seq : {uint64_t{1}, uint64_t{123456789}, ~uint64_t{0}}) {
+    Frames frames = framesOf(seq);
+    ASSERT_GE(frames.size(), 2u);
+    EXPECT_EQ(peekEnvelopeSeq(Channel::kReward, frames[0], frames[1].data(), frames[1].size()), seq);
+    // Another channel's header, a cut segment, a pointer that leads outside: 0.
+    EXPECT_EQ(peekEnvelopeSeq(Channel::kWeights, frames[0], frames[1].data(), frames[1].size()), 0u);
+    EXPECT_EQ(peekEnvelopeSeq(Channel::kReward, frames[0], frames[1].data(), 8), 0u);
+    std::string bent(static_cast<const char*>(frames[1].data()), frames[1].size());
+    bent[2] = static_cast<char>(0x7f);  // a huge offset
+    EXPECT_EQ(peekEnvelopeSeq(Channel::kReward, frames[0], bent.data(), bent.size()), 0u);
+  }
+  const std::string junk(64, '\xff');
+  zmq::message_t header(junk.data(), kFrameHeaderBytes);
+  EXPECT_EQ(peekEnvelopeSeq(Channel::kReward, header, junk.data(), junk.size()), 0u);
+}
+
 TEST_P(MessageSocketTest, OversizedMessagesAreRejectedAndTheServerKeepsServing) {
   SocketOptions server_options;
   server_options.max_message_bytes = 1 << 20;  // libzmq's per-frame limit (tcp, ipc)

@@ -159,6 +159,55 @@ TEST_F(RequestClientTest, StaleRepliesAreDroppedAndCounted) {
   EXPECT_EQ(client.stats().attempts, 1u);
 }
 
+// Issue 15: a server that cannot read a request's seq (too large to keep, malformed) answers
+// with seq 0; that reply ends the call at once instead of being dropped as stale while every
+// attempt times out (NOTE [Request retries]).
+TEST_F(RequestClientTest, AnErrorReplyWithSeqZeroEndsTheCallAtOnce) {
+  ScriptedServer server("tcp://127.0.0.1:*", [](MessageSocket& socket, const Received& request, int) {
+    socket.sendTo(request.peer, makeErrorReply(0, wire::ErrorCode::TOO_LARGE, "cannot read it"), deadlineAfter(5s));
+  });
+  Client client(context_, Channel::kReward, {server.endpoint()}, fastPolicy(4, 20s));
+  const auto start = Clock::now();
+  try {
+    client.call(ping, [](wire::RewardMessage::Reader reply) {
+      if (reply.isError()) throw DataError(std::string("refused: ") + reply.getError().getMessage().cStr());
+    });
+    FAIL() << "expected a DataError";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cannot read it"));
+  }
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_EQ(client.stats().attempts, 1u);
+  EXPECT_EQ(client.stats().stale_replies, 0u);
+  EXPECT_EQ(server.requests(), 1);
+}
+
+// A server that drops the connection without answering (here libzmq's ZMQ_MAXMSGSIZE on a raw
+// ROUTER, as for a request far over a server's limit): each attempt ends as soon as the drop is
+// seen, not after attempt_timeout, and the call ends as Disconnected naming the limit.
+TEST_F(RequestClientTest, AConnectionDroppedWithoutAnAnswerEndsTheAttemptAtOnce) {
+  SocketOptions tight;
+  tight.max_message_bytes = 2048;
+  Socket server(context_, SocketType::kRouter, tight);
+  const std::string endpoint = server.bind("tcp://127.0.0.1:*");
+  Client client(context_, Channel::kReward, {endpoint}, fastPolicy(3, 20s));
+  const auto start = Clock::now();
+  try {
+    client.call([](wire::RewardMessage::Builder request) {
+      auto items = request.initScoreRequest().initPointwise(1);
+      items[0].setResponse(std::string(64 << 10, 'r'));
+    });
+    FAIL() << "expected Disconnected";
+  } catch (const Disconnected& e) {
+    EXPECT_THAT(e.what(), HasSubstr("closed the connection without answering"));
+    EXPECT_THAT(e.what(), HasSubstr("max_request_mb"));
+  }
+  EXPECT_LT(Clock::now() - start, 10s);
+  EXPECT_EQ(client.stats().attempts, 3u);
+  EXPECT_EQ(client.stats().disconnects, 3u);
+  EXPECT_EQ(client.stats().timeouts, 0u);
+}
+
 TEST_F(RequestClientTest, RetriesAfterATimeoutWhenTheServerDropsTheFirstRequest) {
   ScriptedServer server(ipc("drop-first"), [](MessageSocket& socket, const Received& request, int index) {
     if (index == 0) return;  // lost

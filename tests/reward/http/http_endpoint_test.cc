@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/config/experiment_config.h"
 #include "reward/service/http_endpoint.h"
 
 namespace gramrl::reward {
@@ -617,6 +618,52 @@ TEST_F(HttpEndpointTest, SlowClientsFromOneAddressDoNotLockOthersOut) {
   for (auto& c : slow) closed += c->closedByServer() ? 1 : 0;
   EXPECT_EQ(closed, 10);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+// Issue 15: the endpoint's limits come from reward.server.http.* (httpEndpointOptions), and each
+// one acts: a per-address cap of 2, a 1 KiB header limit named by its key, a short header timeout.
+TEST_F(HttpEndpointTest, LimitsFromTheConfigKeysAreTheOnesEnforced) {
+  RewardServerOptions server;
+  server.http.io_threads = 1;
+  server.http.max_connections = 3;
+  server.http.max_connections_per_address = 2;
+  server.http.max_header_kb = 1;
+  server.http.header_timeout_ms = 400;
+  server.http.io_timeout_ms = 700;
+  server.http.score_deadline_ms = 0;
+  TransportOptions transport;
+  const HttpEndpointOptions options = httpEndpointOptions(server, transport);
+  EXPECT_EQ(options.io_threads, 1);
+  EXPECT_EQ(options.max_connections, 3u);
+  EXPECT_EQ(options.max_connections_per_address, 2u);
+  EXPECT_EQ(options.max_header_bytes, 1024u);
+  EXPECT_EQ(options.header_timeout, std::chrono::milliseconds(400));
+  EXPECT_EQ(options.io_timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(options.score_deadline, std::chrono::milliseconds(0));
+  start(options);
+
+  // Two idle connections from 127.0.0.1 fill its share: a third from it is closed at once, while
+  // a request on one of the two is served; both idle ones close after header_timeout_ms.
+  const auto started = std::chrono::steady_clock::now();
+  Client first(port());
+  Client second(port());
+  first.trySendRaw("G");
+  second.trySendRaw("G");
+  Client third(port());
+  EXPECT_TRUE(third.closedByServer());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(400));
+  first.sendRaw("ET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(first.read().result_int(), 200u);
+  EXPECT_TRUE(first.closedByServer());
+  EXPECT_TRUE(second.closedByServer());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+
+  // A header over 1 KiB: 431 naming the key.
+  Client big(port());
+  big.sendRaw("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + std::string(1500, 'p') + "\r\n\r\n");
+  const Response response = big.read();
+  EXPECT_EQ(response.result_int(), 431u);
+  EXPECT_NE(errorOf(response).find("reward.server.http.max_header_kb"), std::string::npos) << response.body();
 }
 
 TEST_F(HttpEndpointTest, StopAnswersInFlightRequestsAndClosesIdleConnections) {

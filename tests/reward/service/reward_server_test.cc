@@ -137,6 +137,51 @@ TEST_F(RewardServerTest, ClientRefusesARequestOverTheServersLimitsAtOnce) {
   EXPECT_EQ(client.score(pointwiseRequest({"5", "6"})).scores, (std::vector<double>{5, 6}));
 }
 
+// Issue 15: a client that does not know the server's limits (another config, no request_limits)
+// sends a request over them. The server receives it (libzmq's cap sits above what it can answer,
+// NOTE [Oversize messages are answered]) and answers TOO_LARGE with the request's seq; the client
+// stops at once with a DataError naming the key, after one attempt, and the server keeps serving.
+TEST_F(RewardServerTest, ARequestOverTheMessageLimitIsAnsweredTooLargeAndTheClientStopsAtOnce) {
+  start();                                          // receive_limits: 1 MiB
+  RewardClient client(context_, clientOptions(4));  // no request_limits: it sends anything
+  const auto started = std::chrono::steady_clock::now();
+  uint64_t refused = 0;
+  for (size_t bytes : {size_t{1100} << 10, size_t{2900} << 10}) {
+    try {
+      client.score(pointwiseRequest({"1", std::string(bytes, '9')}));
+      FAIL() << "expected a DataError for " << bytes << " bytes";
+    } catch (const DataError& e) {
+      ++refused;
+      EXPECT_NE(std::string(e.what()).find("too large"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("reward.server.max_request_mb"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_EQ(client.stats().transport.attempts, refused);
+  EXPECT_EQ(client.stats().transport.timeouts, 0u);
+  EXPECT_EQ(server_->stats().malformed, refused);
+  EXPECT_EQ(client.score(pointwiseRequest({"7"})).scores, std::vector<double>{7});
+}
+
+// Past what the server can answer (libzmq's cap, twice its limit), libzmq drops the connection;
+// the client sees the drop and stops after its attempts, each ended at once, not after the 30 s
+// attempt timeout (NOTE [Request retries]); the server keeps serving.
+TEST_F(RewardServerTest, ARequestPastTheHardCapEndsAtOnceAsDisconnected) {
+  start();  // receive_limits: 1 MiB, so libzmq's cap is 3 MiB
+  RewardClient client(context_, clientOptions(3));
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    client.score(pointwiseRequest({std::string(size_t{5} << 20, '8')}));
+    FAIL() << "expected Disconnected";
+  } catch (const Disconnected& e) {
+    EXPECT_NE(std::string(e.what()).find("reward.server.max_request_mb"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  EXPECT_EQ(client.stats().transport.disconnects, 3u);
+  EXPECT_EQ(server_->stats().received, 0u);
+  EXPECT_EQ(client.score(pointwiseRequest({"3"})).scores, std::vector<double>{3});
+}
+
 TEST(RewardEndpoints, AreValidatedAndARefusedConnectionIsSeenAtOnce) {
   for (const char* bad : {"tcp://127.0.0.1:70000", "tcp://127.0.0.1:0", "tcp://127.0.0.1:", "tcp://:5555",
                           "127.0.0.1:5555", "tcp://host:12a", "ipc://"}) {
