@@ -82,7 +82,8 @@ void addTokenizeCommand(CLI::App& app, Action& run, const Texts& texts) {
   c->add_option("-t,--tokenizer", args->tokenizer, "Tokenizer directory (tokenizer.json[.gz]) or builtin:bytes")
       ->required();
   c->add_option("--chat-template", args->chat_template,
-                "Render each input as a single user turn first: llama3, qwen2.5, qwen3, plain, or auto");
+                "Render each input as a single user turn first: llama3, qwen2.5, qwen3, plain, llama3-train, "
+                "qwen3-train, or auto");
   c->add_option("--system", args->system, "System message for --chat-template");
   c->add_flag("--decode", args->decode, "Inputs are token ids; print their text");
   c->add_flag("--jsonl", args->jsonl, "One JSON object per input: {\"text\", \"ids\", \"pieces\"}");
@@ -200,9 +201,11 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->check(CLI::IsMember({"gram", "bradley_terry", "likelihood"}));
   e->add_option("-t,--tokenizer", eval->tokenizer, "Tokenizer (default: the model's)");
   e->add_option("--chat-template", eval->chat_template, "Chat template or auto")->capture_default_str();
-  e->add_option("--judge-template", eval->judge_template, "official or compact")
+  e->add_option("--judge-template", eval->judge_template,
+                "official (ends '#Preferred:', as the training data), official-eval (ends '#Preferred: ', as "
+                "gram_eval.py) or compact")
       ->capture_default_str()
-      ->check(CLI::IsMember({"official", "compact"}));
+      ->check(CLI::IsMember({"official", "official-eval", "compact"}));
   e->add_option("--batch-size", eval->batch_size, "Sequences per forward pass")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
