@@ -17,6 +17,7 @@
 #include "launch/generate_command.h"
 #include "launch/gram_eval_command.h"
 #include "launch/keygen_command.h"
+#include "launch/plan_command.h"
 #include "launch/reward_command.h"
 #include "launch/rlhf_command.h"
 #include "launch/text_arguments.h"
@@ -340,6 +341,28 @@ void addWorldCommands(CLI::App& app, Action& run) {
   ca->callback([&run, cand]() { run = [cand]() { return runWorldCandidates(*cand); }; });
 }
 
+void addPlanCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<PlanArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* c = app.add_subcommand(
+      "plan", "Memory and time estimate of a run before it starts: per process against its GPU (exit 1: does not fit)");
+  c->add_option("config", *positional, "CONFIG.yaml then section.key=value overrides")->required();
+  c->add_option("--gpu-memory-gb", args->gpu_memory_gb, "Memory of one GPU in GiB (H100: 80)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1048576.0));
+  c->add_option("--gpu-tflops", args->gpu_tflops, "Peak bf16 TFLOP/s of one GPU (H100 SXM: 989)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1e6));
+  c->add_option("--mfu", args->mfu, "Model FLOPs utilisation assumed for the time")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1.0));
+  c->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runPlan(*args); };
+  });
+}
+
 void addDataCommands(CLI::App& app, Action& run) {
   CLI::App* data = app.add_subcommand("data", "Public data sets (Hugging Face exports) to gramrl's JSONL");
   data->require_subcommand(1);
@@ -394,6 +417,7 @@ int main(int argc, char** argv) {
   gramrl::cli::addRlhfCommand(app, run);
   gramrl::cli::addWorldCommands(app, run);
   gramrl::cli::addDataCommands(app, run);
+  gramrl::cli::addPlanCommand(app, run);
   // NOTE [Text arguments are not parsed]: CLI11 sees the options, never the texts.
   std::vector<std::string> args(argv, argv + argc);
   for (const char* name : {"tokenize", "generate"}) {

@@ -57,5 +57,6 @@ const DatasetConverter& tldrConverter();
 const DatasetConverter& rewardBenchConverter();
 const DatasetConverter& judgeBenchConverter();
 const DatasetConverter& alpacaEvalConverter();
+const DatasetConverter& gramReleasedConverter();  // gram_released_converter.cc
 
 }  // namespace gramrl::data::convert

@@ -240,7 +240,7 @@ Product parseProduct(std::string_view name) {
 const std::vector<const DatasetConverter*>& converters() {
   static const std::vector<const DatasetConverter*> all = {
       &unifiedFeedbackConverter(), &hhRlhfConverter(),     &ultrafeedbackConverter(), &tldrConverter(),
-      &rewardBenchConverter(),     &judgeBenchConverter(), &alpacaEvalConverter(),
+      &rewardBenchConverter(),     &judgeBenchConverter(), &alpacaEvalConverter(),    &gramReleasedConverter(),
   };
   return all;
 }

@@ -2,6 +2,7 @@
 // real field names and nesting, awkward rows: multi-turn, empty answers, ties, non-ASCII, bad
 // rows) against the expected JSONL (tests/data/convert/expected/), byte for byte; the outputs
 // read back with the trainers' readers; the JSON-array reader; the option checks.
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -47,9 +48,11 @@ class ConvertTest : public ::testing::Test {
   std::string out(const std::string& format, Product product) const {
     return dir_.file(format + "." + std::string(productName(product)) + ".jsonl");
   }
+  // GRAMRL_UPDATE_GOLDEN=1 rewrites the expected files from this run (then review the diff).
   void expectGolden(const std::string& format) {
     for (Product product : findConverter(format).products()) {
       SCOPED_TRACE(std::string(productName(product)));
+      if (std::getenv("GRAMRL_UPDATE_GOLDEN")) writeFile(expected(format, product), readFile(out(format, product)));
       EXPECT_EQ(readFile(out(format, product)), readFile(expected(format, product)));
     }
   }
@@ -167,6 +170,31 @@ TEST_F(ConvertTest, AlpacaEvalFromAJsonArray) {
   // Array rows are named by the line where they start and their index.
   EXPECT_THAT(problems(report), HasSubstr(input("alpacaeval.json") + ":14 (row 3): required field is missing (field "
                                                                      "'instruction')"));
+}
+
+// The released GRAM data (LLaMA-Factory rows in the official template) parsed back into
+// question and answers: stage-1 rows give unlabeled pairs, stage-2 rows (output A/B) labelled ones.
+TEST_F(ConvertTest, GramReleasedData) {
+  const ConvertReport report = convertAll("gram-released", "gram-released.jsonl");
+  expectGolden("gram-released");
+  EXPECT_EQ(report.rows, 7);
+  EXPECT_EQ(report.bad_rows, 2);
+  EXPECT_EQ(product(report, Product::kUnlabeled).written, 5);
+  EXPECT_EQ(product(report, Product::kPairs).written, 2);
+  EXPECT_EQ(product(report, Product::kPairs).skipped.at("no label"), 3);  // the stage-1 rows
+  const std::string named = problems(report);
+  EXPECT_THAT(named, HasSubstr(":5: no \"[User Question]\\n\" (not a GRAM row) (field 'instruction')"));
+  EXPECT_THAT(named, HasSubstr(":6: expected an empty input"));
+  const std::vector<PreferencePair> pairs = readPreferencePairs(out("gram-released", Product::kPairs));
+  ASSERT_EQ(pairs.size(), 2u);
+  EXPECT_EQ(pairs[0].prompt, "Which is larger, 9.11 or 9.9?");
+  EXPECT_EQ(pairs[0].chosen, "9.9 is larger.");
+  EXPECT_EQ(pairs[1].chosen, "7");  // output B, "#Preferred: " with the space
+  const std::vector<ResponsePair> unlabeled = readResponsePairs(out("gram-released", Product::kUnlabeled));
+  ASSERT_EQ(unlabeled.size(), 5u);
+  EXPECT_EQ(unlabeled[1].response_a, "Äpfel rot,\nÄpfel grün.");
+  EXPECT_EQ(unlabeled[4].prompt, "Multi\n\nline question");
+  EXPECT_EQ(unlabeled[4].response_b, "b\n");
 }
 
 // What `gram pretrain/finetune`, `train sft` and `rlhf` read is what convert writes.
@@ -308,7 +336,7 @@ TEST_F(ConvertTest, EveryConverterIsListedOnce) {
   std::vector<std::string> names;
   for (const DatasetConverter* c : converters()) names.emplace_back(c->name());
   EXPECT_EQ(names, (std::vector<std::string>{"unified-feedback", "hh-rlhf", "ultrafeedback-binarized", "tldr",
-                                             "rewardbench", "judgebench", "alpacaeval"}));
+                                             "rewardbench", "judgebench", "alpacaeval", "gram-released"}));
   EXPECT_EQ(findConverter("tldr").dataset(), "openai/summarize_from_feedback (comparisons)");
 }
 
