@@ -24,18 +24,17 @@ int runDataConvert(const DataConvertArgs& args) {
   GRAMRL_CHECK(args.multi_turn == "flatten" || args.multi_turn == "skip", ConfigError,
                "data convert: --multi-turn must be flatten or skip, got '{}'", args.multi_turn);
   options.multi_turn = args.multi_turn == "skip" ? dc::MultiTurn::kSkip : dc::MultiTurn::kFlatten;
-  auto add = [&](dc::Product product, const std::string& path, const char* flag) {
+  auto add = [&](dc::Product product, const std::string& path) {
     if (path.empty()) return;
-    GRAMRL_CHECK(options.outputs.emplace(product, path).second, ConfigError,
-                 "data convert: the {} product is asked for twice ({} and {})", dc::productName(product),
-                 options.outputs[product], path);
-    (void)flag;
+    const auto [it, added] = options.outputs.emplace(product, path);
+    GRAMRL_CHECK(added, ConfigError, "data convert: the {} product is asked for twice ({} and {})",
+                 dc::productName(product), it->second, path);
   };
-  add(args.product.empty() ? converter.products().front() : dc::parseProduct(args.product), args.output, "OUTPUT");
-  add(dc::Product::kPairs, args.pairs_out, "--pairs-out");
-  add(dc::Product::kUnlabeled, args.unlabeled_out, "--unlabeled-out");
-  add(dc::Product::kSft, args.sft_out, "--sft-out");
-  add(dc::Product::kPrompts, args.prompts_out, "--prompts-out");
+  add(args.product.empty() ? converter.products().front() : dc::parseProduct(args.product), args.output);
+  add(dc::Product::kPairs, args.pairs_out);
+  add(dc::Product::kUnlabeled, args.unlabeled_out);
+  add(dc::Product::kSft, args.sft_out);
+  add(dc::Product::kPrompts, args.prompts_out);
   log::info("data convert: {} ({}) from {}", converter.name(), converter.dataset(), args.input);
   const dc::ConvertReport report = dc::convertFile(options);
   std::cerr << dc::formatReport(report) << std::flush;
