@@ -25,6 +25,7 @@
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/tokenizer_source.h"
 #include "launch/generation_limits.h"
+#include "reward/gram/benchmark_scores.h"
 #include "reward/gram/best_of_n.h"
 #include "reward/gram/gram_judge.h"
 #include "reward/gram/pair_eval.h"
@@ -53,6 +54,11 @@ void checkArgs(const GramEvalArgs& args) {
                args.max_tokens);
   checkThreadCount(args.threads, "gram eval: --threads");  // each thread is real: bounded
   gram::judgeTemplate(args.judge_template);                // throws ConfigError for an unknown name
+  if (!args.benchmark.empty()) {
+    gram::parseBenchmark(args.benchmark);  // throws ConfigError for an unknown name
+    GRAMRL_CHECK(!args.data.empty(), ConfigError, "gram eval: --benchmark {} needs the benchmark's pair file(s)",
+                 args.benchmark);
+  }
 }
 
 // Logs "scored k/n pairs" at most every kProgressIntervalS, and at the end.
@@ -318,6 +324,13 @@ int runGramEval(const GramEvalArgs& args) {
     const gram::AccuracyReport report = gram::tallyAccuracy(scorer->views(), scored);
     std::cout << gram::markdownTable(report) << std::flush;
     j = gram::reportJson(report);
+    if (!args.benchmark.empty()) {
+      // NOTE [Benchmark scores]: the first view (debiased for a GRAM judge).
+      const gram::BenchmarkReport bench =
+          gram::scoreBenchmark(gram::parseBenchmark(args.benchmark), scorer->views(), scored);
+      std::cout << "\n" << gram::benchmarkMarkdown(bench) << std::flush;
+      j["benchmark"] = gram::benchmarkJson(bench);
+    }
   }
   if (!sets.empty()) {
     BestOfNSelector select;

@@ -1,7 +1,9 @@
 // gramrl gram eval: pairwise accuracy of a reward model (a GRAM judge, a Bradley-Terry reward
 // model, or the label-free likelihood judge) on JSONL preference-pair files, as a markdown table
 // on stdout and, optionally, the same numbers as JSON (reward/gram/pair_eval.h, NOTE [Pair
-// accuracy views]); and best-of-n gold-reward curves on candidate sets (NOTE [Best-of-n curves]).
+// accuracy views]); with --benchmark, the RewardBench or JudgeBench leaderboard scores of those
+// pairs (reward/gram/benchmark_scores.h, NOTE [Benchmark scores]); and best-of-n gold-reward
+// curves on candidate sets (NOTE [Best-of-n curves]).
 //
 // NOTE [Best-of-n curves]
 // A candidate set is a prompt with N candidate responses and the gold score of each (the rows
@@ -51,6 +53,7 @@ struct GramEvalArgs {
   int64_t max_tokens = 2048;                // judge prompt / sequence limit
   int64_t threads = 0;                      // CPU threads for LibTorch; 0: all cores
   std::string out_json;                     // optional: write the report here (atomically)
+  std::string benchmark;                    // optional: rewardbench | judgebench (NOTE [Benchmark scores])
 };
 
 int runGramEval(const GramEvalArgs& args);

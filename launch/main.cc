@@ -13,9 +13,11 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "launch/commands.h"
+#include "launch/data_command.h"
 #include "launch/generate_command.h"
 #include "launch/gram_eval_command.h"
 #include "launch/keygen_command.h"
+#include "launch/plan_command.h"
 #include "launch/reward_command.h"
 #include "launch/rlhf_command.h"
 #include "launch/text_arguments.h"
@@ -84,7 +86,8 @@ void addTokenizeCommand(CLI::App& app, Action& run, const Texts& texts) {
   c->add_option("-t,--tokenizer", args->tokenizer, "Tokenizer directory (tokenizer.json[.gz]) or builtin:bytes")
       ->required();
   c->add_option("--chat-template", args->chat_template,
-                "Render each input as a single user turn first: llama3, qwen2.5, qwen3, plain, or auto");
+                "Render each input as a single user turn first: llama3, qwen2.5, qwen3, plain, llama3-train, "
+                "qwen3-train, or auto");
   c->add_option("--system", args->system, "System message for --chat-template");
   c->add_flag("--decode", args->decode, "Inputs are token ids; print their text");
   c->add_flag("--jsonl", args->jsonl, "One JSON object per input: {\"text\", \"ids\", \"pieces\"}");
@@ -202,9 +205,11 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->check(CLI::IsMember({"gram", "bradley_terry", "likelihood"}));
   e->add_option("-t,--tokenizer", eval->tokenizer, "Tokenizer (default: the model's)");
   e->add_option("--chat-template", eval->chat_template, "Chat template or auto")->capture_default_str();
-  e->add_option("--judge-template", eval->judge_template, "official or compact")
+  e->add_option("--judge-template", eval->judge_template,
+                "official (ends '#Preferred:', as the training data), official-eval (ends '#Preferred: ', as "
+                "gram_eval.py) or compact")
       ->capture_default_str()
-      ->check(CLI::IsMember({"official", "compact"}));
+      ->check(CLI::IsMember({"official", "official-eval", "compact"}));
   e->add_option("--batch-size", eval->batch_size, "Sequences per forward pass")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
@@ -219,6 +224,10 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->check(CLI::IsMember({"world"}));
   e->add_option("--out-json", eval->out_json, "Also write the numbers as JSON here");
+  e->add_option("--benchmark", eval->benchmark,
+                "Also print leaderboard scores: rewardbench (sections with the official subset weights) or "
+                "judgebench (categories, average); data from gramrl data convert")
+      ->check(CLI::IsMember({"rewardbench", "judgebench"}));
   e->callback([&run, eval]() { run = [eval]() { return runGramEval(*eval); }; });
 }
 
@@ -335,6 +344,62 @@ void addWorldCommands(CLI::App& app, Action& run) {
   ca->callback([&run, cand]() { run = [cand]() { return runWorldCandidates(*cand); }; });
 }
 
+void addPlanCommand(CLI::App& app, Action& run) {
+  auto args = std::make_shared<PlanArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* c = app.add_subcommand(
+      "plan", "Memory and time estimate of a run before it starts: per process against its GPU (exit 1: does not fit)");
+  c->add_option("config", *positional, "CONFIG.yaml then section.key=value overrides")->required();
+  c->add_option("--gpu-memory-gb", args->gpu_memory_gb, "Memory of one GPU in GiB (H100: 80)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1048576.0));
+  c->add_option("--gpu-tflops", args->gpu_tflops, "Peak bf16 TFLOP/s of one GPU (H100 SXM: 989)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1e6));
+  c->add_option("--mfu", args->mfu, "Model FLOPs utilisation assumed for the time")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1.0));
+  c->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runPlan(*args); };
+  });
+}
+
+void addDataCommands(CLI::App& app, Action& run) {
+  CLI::App* data = app.add_subcommand("data", "Public data sets (Hugging Face exports) to gramrl's JSONL");
+  data->require_subcommand(1);
+  auto args = std::make_shared<DataConvertArgs>();
+  CLI::App* c = data->add_subcommand(
+      "convert",
+      "Convert a data set exported with datasets' to_json into pairs, unlabeled pairs, SFT demonstrations "
+      "or RLHF prompts (docs/data.md)");
+  c->add_option("--from", args->from, "Input format (gramrl data formats lists them)")->required();
+  c->add_option("input", args->input, "JSONL, or one JSON array of rows")->required();
+  c->add_option("output", args->output, "Output JSONL of --product")->required();
+  c->add_option("--product", args->product, "What OUTPUT holds (default: the format's first product)")
+      ->check(CLI::IsMember({"pairs", "unlabeled", "sft", "prompts"}));
+  c->add_option("--pairs-out", args->pairs_out, "Also write labelled pairs {prompt, chosen, rejected} here");
+  c->add_option("--unlabeled-out", args->unlabeled_out,
+                "Also write unlabeled pairs {prompt, response_a, response_b} (GRAM stage 1) here");
+  c->add_option("--sft-out", args->sft_out, "Also write SFT demonstrations {prompt, response} here");
+  c->add_option("--prompts-out", args->prompts_out, "Also write RLHF prompts {prompt} (each once) here");
+  c->add_option("--multi-turn", args->multi_turn, "Prompts with several user turns: flatten into one message, or skip")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"flatten", "skip"}));
+  c->add_option("--category", args->category, "Category of rows that have none (e.g. harmless-base)");
+  c->add_flag("--strict", args->strict, "Stop at the first bad row (default: skip and count it)");
+  c->add_option("--max-rows", args->max_rows, "Read at most this many rows (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  c->add_option("--max-row-bytes", args->max_row_bytes, "Longest row; a longer one is a bad row")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  c->callback([&run, args]() { run = [args]() { return runDataConvert(*args); }; });
+  CLI::App* formats = data->add_subcommand("formats", "List the formats of data convert and what each makes");
+  formats->callback([&run]() { run = []() { return runDataFormats(); }; });
+}
+
 }  // namespace
 }  // namespace gramrl::cli
 
@@ -354,6 +419,8 @@ int main(int argc, char** argv) {
   gramrl::cli::addWorkerCommands(app, run);
   gramrl::cli::addRlhfCommand(app, run);
   gramrl::cli::addWorldCommands(app, run);
+  gramrl::cli::addDataCommands(app, run);
+  gramrl::cli::addPlanCommand(app, run);
   // NOTE [Text arguments are not parsed]: CLI11 sees the options, never the texts.
   std::vector<std::string> args(argv, argv + argc);
   for (const char* name : {"tokenize", "generate"}) {

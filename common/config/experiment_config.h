@@ -57,7 +57,7 @@ struct PolicyOptions {
     v.field(model, "model", "A Hugging Face checkpoint directory, or builtin:<preset> for a built-in tiny model.");
     v.field(tokenizer, "tokenizer", "Tokenizer directory (tokenizer.json); empty means the model's own.");
     v.field(chat_template, "chat_template", "Chat template; auto picks it from the model's config.",
-            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3"}});
+            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3", "llama3-train", "qwen3-train"}});
     v.field(dtype, "dtype", "Parameter dtype; auto is float32 on CPU and bfloat16 on GPU.",
             Choices{{"auto", "float32", "bfloat16"}});
     v.field(max_prompt_tokens, "max_prompt_tokens", "Prompts longer than this are truncated from the left.",
@@ -73,9 +73,10 @@ struct GramOptions {
   template <class V>
   void visit(V& v) {
     v.field(judge_template, "template",
-            "Judge prompt: official (byte-exact to GRAM's released code) or compact (short tags for the built-in "
-            "byte-level toy models). See reward/gram/judge_template.h.",
-            Choices{{"official", "compact"}});
+            "Judge prompt: official (byte-exact to GRAM's released code and its fine-tuning data, ending "
+            "'#Preferred:'), official-eval (the official evaluation script's, ending '#Preferred: ' with a space) or "
+            "compact (short tags for the built-in byte-level toy models). See reward/gram/judge_template.h.",
+            Choices{{"official", "official-eval", "compact"}});
   }
 };
 
@@ -217,7 +218,7 @@ struct RewardOptions {
             "training start from it.");
     v.field(tokenizer, "tokenizer", "Tokenizer directory; empty means the reward model's own.");
     v.field(chat_template, "chat_template", "Chat template of the reward model; auto picks it from the tokenizer.",
-            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3"}});
+            Choices{{"auto", "plain", "llama3", "qwen2.5", "qwen3", "llama3-train", "qwen3-train"}});
     v.field(max_tokens, "max_tokens",
             "Longest judge input in tokens; each response is cut to fit (the question and template are kept).",
             Range::closed(16, 1 << 20));
@@ -229,8 +230,9 @@ struct RewardOptions {
     v.field(batch_size, "batch_size", "Rows per forward pass of the reward model.", Range::closed(1, 1 << 20));
     v.field(best_of_n, "best_of_n",
             "GRAM best-of-n: bracket (n-1 comparisons in ceil(log2 n) rounds; a candidate's score is the rounds it "
-            "won) or anchor (every candidate against the first; its score is the pointwise reward).",
-            Choices{{"bracket", "anchor"}});
+            "won), anchor (every candidate against the first; its score is the pointwise reward) or linear (the "
+            "official README's scan: keep the better of the best so far and the next; n-1 sequential comparisons).",
+            Choices{{"bracket", "anchor", "linear"}});
     v.section(gram, "gram", "GRAM judge settings.");
     v.section(rule, "rule", "Rule backend settings.");
     v.section(composite, "composite", "Weighted sum of several backends (backend: composite).");

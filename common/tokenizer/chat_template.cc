@@ -83,6 +83,28 @@ std::string renderQwen3(const ChatMessages& m) {
   return out;
 }
 
+// LLaMA-Factory's `llama3` template, which GRAM's released code trains with
+// (NOTE [Chat templates by name]): one BOS, a system block only when there is a system message,
+// no trimming.
+std::string renderLlama3Train(const ChatMessages& m) {
+  std::string out = "<|begin_of_text|>";
+  if (m.system) out += "<|start_header_id|>system<|end_header_id|>\n\n" + *m.system + "<|eot_id|>";
+  out += "<|start_header_id|>user<|end_header_id|>\n\n" + m.user;
+  out += "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+  if (m.assistant) out += *m.assistant + "<|eot_id|>";
+  return out;
+}
+
+// LLaMA-Factory's `qwen3` template with enable_thinking=false: the empty think block is part of
+// the prompt, the assistant content is kept as it is, and the turn ends "<|im_end|>\n".
+std::string renderQwen3Train(const ChatMessages& m) {
+  std::string out;
+  if (m.system) out += "<|im_start|>system\n" + *m.system + "<|im_end|>\n";
+  out += "<|im_start|>user\n" + m.user + "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+  if (m.assistant) out += *m.assistant + "<|im_end|>\n";
+  return out;
+}
+
 std::string renderPlain(const ChatMessages& m) {
   std::string out = "<|bos|>";
   if (m.system) out += "<|system|>" + *m.system + "<|end|>";
@@ -99,7 +121,7 @@ void checkUtf8(std::string_view text, const char* role) {
 }  // namespace
 
 const std::vector<std::string>& chatTemplateNames() {
-  static const std::vector<std::string> names{"llama3", "qwen2.5", "qwen3", "plain"};
+  static const std::vector<std::string> names{"llama3", "qwen2.5", "qwen3", "plain", "llama3-train", "qwen3-train"};
   return names;
 }
 
@@ -111,6 +133,8 @@ std::string renderChat(std::string_view name, const ChatMessages& messages, cons
   if (name == "qwen2.5") return renderQwen25(messages);
   if (name == "qwen3") return renderQwen3(messages);
   if (name == "plain") return renderPlain(messages);
+  if (name == "llama3-train") return renderLlama3Train(messages);
+  if (name == "qwen3-train") return renderQwen3Train(messages);
   throw ConfigError(
       fmt::format("unknown chat template \"{}\" (known: {})", name, fmt::join(chatTemplateNames(), ", ")));
 }
@@ -121,11 +145,16 @@ std::vector<TokenId> encodeChat(const Tokenizer& tokenizer, std::string_view nam
 }
 
 const char* chatEndOfTurnToken(std::string_view name) {
-  if (name == "llama3") return "<|eot_id|>";
-  if (name == "qwen2.5" || name == "qwen3") return "<|im_end|>";
+  if (name == "llama3" || name == "llama3-train") return "<|eot_id|>";
+  if (name == "qwen2.5" || name == "qwen3" || name == "qwen3-train") return "<|im_end|>";
   if (name == "plain") return "<|end|>";
   throw ConfigError(
       fmt::format("unknown chat template \"{}\" (known: {})", name, fmt::join(chatTemplateNames(), ", ")));
+}
+
+std::string chatTrainedTurnEnd(std::string_view name) {
+  if (name == "qwen3-train") return "<|im_end|>\n";
+  return chatEndOfTurnToken(name);
 }
 
 std::string chatTemplateNameFor(std::string_view text) {

@@ -14,6 +14,12 @@
 //            Alibaba Cloud. You are a helpful assistant." when none is given.
 //   qwen3    Qwen3 with thinking disabled (enable_thinking=false): the generation prompt ends
 //            "<|im_start|>assistant\n<think>\n\n</think>\n\n". No default system message.
+//   llama3-train  LLaMA-Factory's `llama3`, which GRAM's released code trains with:
+//            <|begin_of_text|>, a system block only when a system message is given, then the user
+//            and assistant headers; no date block, no trimming, one BOS.
+//   qwen3-train   LLaMA-Factory's `qwen3` with enable_thinking=false: the prompt is qwen3's; the
+//            assistant content is not rewritten, and a trained target ends "<|im_end|>\n" (the
+//            newline is trained too: chatTrainedTurnEnd).
 //   plain    ours, for the tiny models and ByteTokenizer (byte_tokenizer.h):
 //            <|bos|>[<|system|>SYSTEM<|end|>]<|user|>USER<|end|><|assistant|>[RESPONSE<|end|>]
 //            with no newlines and no trimming.
@@ -46,7 +52,8 @@ struct ChatTemplateOptions {
   std::string date_string = "26 Jul 2024";
 };
 
-// "llama3", "qwen2.5", "qwen3", "plain".
+// "llama3", "qwen2.5", "qwen3", "plain", "llama3-train", "qwen3-train". `auto` (the tokenizer's
+// own template, chatTemplateNameFor) never picks a -train variant.
 const std::vector<std::string>& chatTemplateNames();
 
 std::string renderChat(std::string_view template_name, const ChatMessages& messages,
@@ -59,6 +66,10 @@ std::vector<TokenId> encodeChat(const Tokenizer& tokenizer, std::string_view tem
 
 // The token that ends an assistant turn: "<|eot_id|>", "<|im_end|>" or "<|end|>".
 const char* chatEndOfTurnToken(std::string_view template_name);
+
+// What a trained assistant target ends with: the end-of-turn token, or for qwen3-train
+// "<|im_end|>\n" (LLaMA-Factory's format_assistant, as GRAM's stage-1 targets end).
+std::string chatTrainedTurnEnd(std::string_view template_name);
 
 // The name of the template whose jinja source this is (the chat_template field of
 // tokenizer_config.json), recognised by its markers; "" when it is none of ours.

@@ -15,9 +15,9 @@ namespace gramrl::reward {
 GramBackend::GramBackend(const RewardOptions& options, c10::Device device)
     : model_source_(options.model), transform_(options.transform), debias_(options.debias) {
   gram::parseRewardTransform(transform_);  // ConfigError for an unknown name, before the model loads
-  GRAMRL_CHECK(options.best_of_n == "bracket" || options.best_of_n == "anchor", ConfigError,
-               "reward.best_of_n: expected bracket or anchor, got '{}'", options.best_of_n);
-  bracket_ = options.best_of_n == "bracket";
+  GRAMRL_CHECK(options.best_of_n == "bracket" || options.best_of_n == "anchor" || options.best_of_n == "linear",
+               ConfigError, "reward.best_of_n: expected bracket, anchor or linear, got '{}'", options.best_of_n);
+  best_of_n_ = options.best_of_n;
   const gram::JudgeTemplate& judge_template = gram::judgeTemplate(options.gram.judge_template);
   loaded_ = loadModelWithTokenizer(rewardModelSpec(options, device, "reward (gram)"), device);
   judge_ = std::make_unique<gram::GramJudge>(
@@ -53,8 +53,9 @@ BestOfNResult GramBackend::bestOfN(const std::vector<CandidateGroup>& groups) {
     const auto n = static_cast<int64_t>(group.candidates.size());
     const gram::PairwiseComparator judge =
         gram::makeComparator(*judge_, no_system, group.prompt, group.candidates, debias_);
-    if (bracket_) {
-      // Count each candidate's won comparisons as bracketBestOfN decides them (p >= 0.5: i wins).
+    if (best_of_n_ != "anchor") {
+      // Count each candidate's won comparisons as the selection decides them (bracket: p >= 0.5
+      // and i wins; linear: the held best i keeps its place unless p < 0.5).
       std::vector<double> wins(group.candidates.size(), 0.0);
       const gram::PairwiseComparator counting = [&](const std::vector<gram::IndexPair>& pairs) {
         std::vector<double> p = judge(pairs);
@@ -63,7 +64,8 @@ BestOfNResult GramBackend::bestOfN(const std::vector<CandidateGroup>& groups) {
         }
         return p;
       };
-      const gram::BracketResult r = gram::bracketBestOfN(n, counting);
+      const gram::BracketResult r =
+          best_of_n_ == "bracket" ? gram::bracketBestOfN(n, counting) : gram::linearBestOfN(n, counting);
       out.scores.insert(out.scores.end(), wins.begin(), wins.end());
       out.best.push_back(static_cast<uint32_t>(r.winner));
     } else {

@@ -7,6 +7,8 @@
 //                       (the winner's is ceil(log2 n) or one less after a bye; the scores add
 //                       up to n - 1). Rounds won are not comparable across groups.
 //              anchor   scores = r_k against the group's first candidate, winner = argmax.
+//              linear   the official README's scan; a candidate's score = the comparisons it won
+//                       (p >= 0.5 counts for the held best, as the bracket counts).
 //              Groups are judged one after another; one round of one group is one judge call.
 //
 // Threads, blocking: as RewardBackend (runs the model on the caller's thread). Ownership: owns the
@@ -45,8 +47,8 @@ class GramBackend : public RewardBackend {
   std::string model_source_;
   std::string transform_;
   bool debias_;
-  bool bracket_;        // reward.best_of_n: bracket (true) or anchor
-  LoadedModel loaded_;  // before judge_: the judge's encoder refers to its tokenizer
+  std::string best_of_n_;  // reward.best_of_n: bracket, anchor or linear
+  LoadedModel loaded_;     // before judge_: the judge's encoder refers to its tokenizer
   std::unique_ptr<gram::GramJudge> judge_;
 };
 

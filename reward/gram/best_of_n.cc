@@ -53,4 +53,16 @@ AnchorResult anchorBestOfN(int64_t n, const PairwiseComparator& compare, double 
   return out;
 }
 
+BracketResult linearBestOfN(int64_t n, const PairwiseComparator& compare) {
+  GRAMRL_CHECK(n >= 1, ConfigError, "best-of-n: expected at least one candidate, got {}", n);
+  BracketResult out;
+  for (int64_t k = 1; k < n; ++k) {
+    const double p_best = callRound(compare, {{out.winner, k}})[0];
+    if (p_best < 0.5) out.winner = k;
+    ++out.comparisons;
+    ++out.rounds;
+  }
+  return out;
+}
+
 }  // namespace gramrl::gram

@@ -14,6 +14,10 @@
 //          r_k = s_k - b_k + r_0 and r_0 = anchor_score (default 0.5, the probability that 0 beats
 //          itself, so that r_k > r_0 exactly when k beats the anchor). The best is argmax r
 //          (lowest index on ties). The ordering of k >= 1 is the ordering of P(k beats 0).
+// linear   the current official README's "list-wise response ranking": best = 0, then for k = 1 ..
+//          n-1 compare (best, k) and keep k when P(best beats k) < 0.5 (s_best < s_k; a tie keeps
+//          best). n - 1 comparisons in n - 1 rounds of one pair: sequential, as the README writes
+//          it. The winner can differ from the bracket's when the judge is not transitive.
 //
 // Threads: the functions call `compare` on the calling thread, once per round. Throws what
 // `compare` throws; InternalError when it returns the wrong number of probabilities (a bug in
@@ -49,5 +53,7 @@ struct AnchorResult {
 
 BracketResult bracketBestOfN(int64_t n, const PairwiseComparator& compare);
 AnchorResult anchorBestOfN(int64_t n, const PairwiseComparator& compare, double anchor_score = 0.5);
+// The linear scan; `winner`, `comparisons` = n - 1 and `rounds` = n - 1 as for the bracket.
+BracketResult linearBestOfN(int64_t n, const PairwiseComparator& compare);
 
 }  // namespace gramrl::gram

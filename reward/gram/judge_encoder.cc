@@ -57,7 +57,10 @@ JudgeEncoder::JudgeEncoder(const tokenizer::Tokenizer& tokenizer, std::string ch
   const auto id = tokenizer_.tokenToId(eot);
   GRAMRL_CHECK(id.has_value(), ConfigError, "tokenizer {} has no '{}' token, which chat template '{}' ends turns with",
                tokenizer_.source(), eot, chat_template_);
-  end_of_turn_ = *id;
+  const auto turn_end = tokenizer_.encode(tokenizer::chatTrainedTurnEnd(chat_template_), /*add_special_tokens=*/false);
+  turn_end_.assign(turn_end.begin(), turn_end.end());
+  GRAMRL_ASSERT(!turn_end_.empty() && turn_end_.front() == *id, "the trained turn end of '{}' starts with '{}'",
+                chat_template_, eot);
 }
 
 std::vector<int64_t> JudgeEncoder::encodeUser(const std::string& user, const std::optional<std::string>& system) const {
@@ -88,7 +91,7 @@ EncodedStage1 JudgeEncoder::stage1(std::string_view x, std::string_view y_a, std
     out.prompt = encodeUser(text.user, system);
     const auto target = tokenizer_.encode(text.assistant, /*add_special_tokens=*/false);
     out.target.assign(target.begin(), target.end());
-    out.target.push_back(end_of_turn_);
+    out.target.insert(out.target.end(), turn_end_.begin(), turn_end_.end());
     return static_cast<int64_t>(out.prompt.size() + out.target.size()) <= max_tokens_;
   });
   return out;

@@ -28,7 +28,8 @@ namespace gramrl::gram {
 
 struct EncodedStage1 {
   std::vector<int64_t> prompt;  // chat rendering of question(x) with the generation prompt (masked)
-  std::vector<int64_t> target;  // answer_a + answer_b, then the end-of-turn token (trained)
+  std::vector<int64_t> target;  // answer_a + answer_b, then the end of the turn (trained): the
+                                // end-of-turn token, or "<|im_end|>\n" with qwen3-train
 };
 
 class JudgeEncoder {
@@ -58,7 +59,7 @@ class JudgeEncoder {
   int64_t max_tokens_;
   int64_t label_a_;
   int64_t label_b_;
-  int64_t end_of_turn_;
+  std::vector<int64_t> turn_end_;  // what a stage-1 target ends with (tokenizer::chatTrainedTurnEnd)
 };
 
 // The first `fraction` of `text` (0..1 of its bytes), cut back to a UTF-8 character boundary.

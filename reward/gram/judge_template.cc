@@ -32,6 +32,14 @@ JudgeTemplate makeOfficial() {
   return t;
 }
 
+// gram_eval.py's prompt: the same, with a space after "#Preferred:".
+JudgeTemplate makeOfficialEval() {
+  JudgeTemplate t = makeOfficial();
+  t.name = "official-eval";
+  t.tail = "#Preferred: ";
+  return t;
+}
+
 JudgeTemplate makeCompact() {
   JudgeTemplate t;
   t.name = "compact";
@@ -53,16 +61,18 @@ std::string trimTrailingBlankLine(std::string s) {
 }  // namespace
 
 const std::vector<std::string>& judgeTemplateNames() {
-  static const std::vector<std::string> names{"official", "compact"};
+  static const std::vector<std::string> names{"official", "official-eval", "compact"};
   return names;
 }
 
 const JudgeTemplate& judgeTemplate(std::string_view name) {
   static const JudgeTemplate official = makeOfficial();
+  static const JudgeTemplate official_eval = makeOfficialEval();
   static const JudgeTemplate compact = makeCompact();
   if (name == "official") return official;
+  if (name == "official-eval") return official_eval;
   if (name == "compact") return compact;
-  GRAMRL_CHECK(false, ConfigError, "reward.gram.template: expected official or compact, got '{}'", name);
+  GRAMRL_CHECK(false, ConfigError, "reward.gram.template: expected official, official-eval or compact, got '{}'", name);
   return official;
 }
 

@@ -15,6 +15,8 @@
 //   answer_a     "[The Start of Assistant A's Answer]\n{y_a}\n[The End of Assistant A's Answer]\n\n"
 //   answer_b     "[The Start of Assistant B's Answer]\n{y_b}\n[The End of Assistant B's Answer]\n\n"
 //   tail         "#Preferred:"
+// official-eval: the same with tail "#Preferred: " (a trailing space), as the official evaluation
+//   script gram_eval.py writes it (a small train/test mismatch in the released code).
 // compact (gramrl's, for byte-level toy models where the 700-byte instruction would be 20x the
 // task; same structure, same label tokens):
 //   instruction ""   question "Q:{x}\n"   answer_a "A:{y_a}\n"   answer_b "B:{y_b}\n"   tail "#:"
@@ -40,7 +42,7 @@ struct JudgeTemplate {
   std::string tail;
 };
 
-// "official" or "compact".
+// "official", "official-eval" or "compact".
 const JudgeTemplate& judgeTemplate(std::string_view name);
 const std::vector<std::string>& judgeTemplateNames();
 

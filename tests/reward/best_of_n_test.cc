@@ -100,5 +100,43 @@ TEST(BestOfN, BadInput) {
   EXPECT_THROW(bracketBestOfN(4, short_answer), InternalError);
 }
 
+// The official README's linear scan (NOTE [Best-of-n strategies]).
+TEST(BestOfN, LinearScanFindsTheBestWithAConsistentJudge) {
+  std::mt19937_64 rng(testing::testSeed());
+  std::normal_distribution<double> normal;
+  for (int64_t n = 1; n <= 9; ++n) {
+    FakeJudge judge;
+    for (int64_t k = 0; k < n; ++k) judge.quality.push_back(normal(rng));
+    const BracketResult r = linearBestOfN(n, judge.comparator());
+    EXPECT_EQ(r.winner, std::max_element(judge.quality.begin(), judge.quality.end()) - judge.quality.begin());
+    EXPECT_EQ(r.comparisons, n - 1);
+    EXPECT_EQ(r.rounds, n - 1);
+    EXPECT_EQ(judge.round_sizes, std::vector<size_t>(static_cast<size_t>(n - 1), 1u));  // one pair per call
+  }
+  EXPECT_THROW(linearBestOfN(0, FakeJudge{}.comparator()), ConfigError);
+}
+
+// A judge that is not transitive: 0 > 1, 2 > 3, 0 > 2, but 3 > 0. The bracket plays (0, 1), (2, 3)
+// and then (0, 2): 0 wins. The scan plays (0, 1), (0, 2), (0, 3): 3 wins. Ties keep the best so far.
+TEST(BestOfN, LinearScanAndBracketDifferOnANonTransitiveJudge) {
+  const auto beats = [](int64_t i, int64_t j) {
+    static const std::set<std::pair<int64_t, int64_t>> wins = {{0, 1}, {2, 3}, {0, 2}, {3, 0}, {1, 2}, {1, 3}};
+    if (wins.count({i, j})) return 0.9;
+    if (wins.count({j, i})) return 0.1;
+    return 0.5;
+  };
+  const PairwiseComparator judge = [&](const std::vector<IndexPair>& pairs) {
+    std::vector<double> p;
+    for (const auto& pr : pairs) p.push_back(beats(pr.i, pr.j));
+    return p;
+  };
+  EXPECT_EQ(bracketBestOfN(4, judge).winner, 0);
+  EXPECT_EQ(linearBestOfN(4, judge).winner, 3);
+  const PairwiseComparator all_ties = [](const std::vector<IndexPair>& pairs) {
+    return std::vector<double>(pairs.size(), 0.5);
+  };
+  EXPECT_EQ(linearBestOfN(5, all_ties).winner, 0);
+}
+
 }  // namespace
 }  // namespace gramrl::gram

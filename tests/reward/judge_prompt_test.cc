@@ -151,6 +151,67 @@ TEST_F(RealTokenizers, Qwen3Stage1Ids) {
   EXPECT_EQ(s.target.back(), *qwen3_->tokenToId("<|im_end|>"));
 }
 
+// The official-format options (issue 14), each pinned byte for byte.
+
+// gram_eval.py writes "#Preferred: " with a space; the fine-tuning data has "#Preferred:".
+TEST(JudgeTemplate, OfficialEvalEndsWithTheTrailingSpace) {
+  const std::string eval = renderJudgePrompt(judgeTemplate("official-eval"), "What is 2+2?", "4", "5");
+  EXPECT_EQ(eval, kOfficialS + " ");
+  const std::string tail = "[The End of Assistant B's Answer]\n\n#Preferred: ";
+  EXPECT_EQ(eval.substr(eval.size() - tail.size()), tail);
+  EXPECT_EQ(renderJudgePrompt(judgeTemplate("official"), "What is 2+2?", "4", "5").back(), ':');
+}
+
+// LLaMA-Factory's llama3 template (GRAM's training): one BOS, no date block, no trimming; a system
+// block only when there is a system message.
+TEST_F(RealTokenizers, Llama3TrainRenderingAndIds) {
+  tokenizer::ChatMessages m;
+  m.user = " 2+2? ";
+  EXPECT_EQ(tokenizer::renderChat("llama3-train", m),
+            "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n 2+2? <|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  m.system = "Be brief.";
+  m.assistant = " 4\n";
+  EXPECT_EQ(tokenizer::renderChat("llama3-train", m),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\n 2+2? <|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n 4\n<|eot_id|>");
+  JudgeEncoder enc(*llama3_, "llama3-train", judgeTemplate("official"), 2048);
+  const auto ids = enc.judgePrompt("What is 2+2?", "4", "5");
+  const std::string expected = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" + kOfficialS +
+                               "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+  EXPECT_EQ(decodeIds(*llama3_, ids), expected);
+  EXPECT_EQ(ids, encodeText(*llama3_, expected));
+  const auto bos = *llama3_->tokenToId("<|begin_of_text|>");
+  EXPECT_EQ(ids.front(), bos);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), bos), 1);
+  // Today's llama3 (the HF template, as the evaluation script renders it) adds the date block.
+  EXPECT_LT(
+      ids.size(),
+      JudgeEncoder(*llama3_, "llama3", judgeTemplate("official"), 2048).judgePrompt("What is 2+2?", "4", "5").size());
+}
+
+// LLaMA-Factory's qwen3 template trains the stage-1 target through "<|im_end|>\n".
+TEST_F(RealTokenizers, Qwen3TrainStage1TargetEndsWithImEndNewline) {
+  JudgeEncoder enc(*qwen3_, "qwen3-train", judgeTemplate("official"), 2048);
+  const EncodedStage1 s = enc.stage1("What is 2+2?", "4", "5");
+  EXPECT_EQ(decodeIds(*qwen3_, s.prompt),
+            "<|im_start|>user\n[User Question]\nWhat is 2+2?\n\n<|im_end|>\n<|im_start|>assistant\n<think>\n\n"
+            "</think>\n\n");
+  EXPECT_EQ(decodeIds(*qwen3_, s.target),
+            "[The Start of Assistant A's Answer]\n4\n[The End of Assistant A's Answer]\n\n"
+            "[The Start of Assistant B's Answer]\n5\n[The End of Assistant B's Answer]<|im_end|>\n");
+  ASSERT_GE(s.target.size(), 2u);
+  EXPECT_EQ(s.target[s.target.size() - 2], *qwen3_->tokenToId("<|im_end|>"));
+  EXPECT_EQ(s.target.back(), 198);  // "\n" (Ċ) in the Qwen vocabulary
+  EXPECT_EQ(qwen3_->idToPiece(198), "\xC4\x8A");
+  // The prompt is qwen3's; only the target's end differs.
+  const EncodedStage1 hf =
+      JudgeEncoder(*qwen3_, "qwen3", judgeTemplate("official"), 2048).stage1("What is 2+2?", "4", "5");
+  EXPECT_EQ(s.prompt, hf.prompt);
+  EXPECT_EQ(s.target.size(), hf.target.size() + 1);
+}
+
 // A tokenizer that splits "A" into two tokens, as a tokenizer with a leading-space vocabulary might.
 class SplitLabelTokenizer final : public tokenizer::Tokenizer {
  public:

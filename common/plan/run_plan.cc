@@ -1,0 +1,194 @@
+#include "common/plan/run_plan.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/core.h>
+
+#include "common/core/errors.h"
+
+namespace gramrl::plan {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+constexpr double kProcessOverhead = 1 * kGiB;  // CUDA context and allocator slack
+
+double gib(double bytes) { return bytes / kGiB; }
+
+bool trainsRewardModel(const std::string& algorithm) {
+  return algorithm == "gram_pretrain" || algorithm == "gram_finetune" || algorithm == "bradley_terry";
+}
+bool isOnline(const std::string& algorithm) { return algorithm == "ppo" || algorithm == "grpo"; }
+
+ModelConfig loadShape(const std::string& model, const std::function<ModelConfig(const std::string&)>& model_config,
+                      const char* key) {
+  GRAMRL_CHECK(model.rfind("builtin:", 0) != 0, ConfigError,
+               "plan: {} is {}, a built-in tiny model; plan sizes runs of Hugging Face checkpoints", key, model);
+  return model_config(model);
+}
+
+// Activations kept for the backward pass of one micro-batch (NOTE [Run plan]).
+MemoryItem trainingActivations(const ModelConfig& m, int64_t sequences, int64_t s, double e, bool full_logits) {
+  const double h = static_cast<double>(m.hidden_size);
+  const double nh = static_cast<double>(m.num_attention_heads);
+  const double nkv = static_cast<double>(m.num_key_value_heads);
+  const double d = static_cast<double>(m.head_dim);
+  const double inter = static_cast<double>(m.intermediate_size);
+  const double tokens = static_cast<double>(sequences) * static_cast<double>(s);
+  const double per_token = 8 * h + e * (h + (nh + 2 * nkv) * d + nh * d + h + 4 * inter);
+  const double scores = static_cast<double>(sequences) * nh * static_cast<double>(s) * static_cast<double>(s) * (4 + e);
+  double bytes = static_cast<double>(m.num_hidden_layers) * (tokens * per_token + scores);
+  std::string formula =
+      fmt::format("{} layers x ({} tokens x {} + {} attention bytes)", m.num_hidden_layers, tokens, per_token, scores);
+  if (full_logits) {
+    bytes += tokens * static_cast<double>(m.vocab_size) * (e + 8);
+    formula += fmt::format(" + {} tokens x {} vocab x {}", tokens, m.vocab_size, e + 8);
+  }
+  return {fmt::format("activations ({} x {} tokens)", sequences, s), bytes, formula, "learner.micro_batch_size"};
+}
+
+// One layer's forward activations of an inference batch (reward scoring).
+double forwardPeak(const ModelConfig& m, int64_t sequences, int64_t s) {
+  const double h = static_cast<double>(m.hidden_size);
+  const double nh = static_cast<double>(m.num_attention_heads);
+  const double tokens = static_cast<double>(sequences) * static_cast<double>(s);
+  const double per_token =
+      2 * (2 * h + (nh + 2 * static_cast<double>(m.num_key_value_heads)) * static_cast<double>(m.head_dim) +
+           2 * static_cast<double>(m.intermediate_size));
+  return tokens * per_token + static_cast<double>(sequences) * nh * static_cast<double>(s) * static_cast<double>(s) * 6;
+}
+
+void check(RunPlan& plan, const ProcessPlan& process) {
+  if (process.total() <= plan.gpu_bytes) return;
+  plan.fits = false;
+  const MemoryItem& largest =
+      *std::max_element(process.items.begin(), process.items.end(),
+                        [](const MemoryItem& a, const MemoryItem& b) { return a.bytes < b.bytes; });
+  std::string advice =
+      fmt::format("{}: needs {:.1f} GiB of {:.1f} GiB; the largest part is {} ({:.1f} GiB)", process.role,
+                  gib(process.total()), gib(plan.gpu_bytes), largest.what, gib(largest.bytes));
+  if (largest.key == "learner.micro_batch_size") {
+    advice += ": lower learner.micro_batch_size (the global batch stays; more accumulation) or the sequence length";
+  } else if (largest.key.empty()) {
+    advice +=
+        ": it does not depend on a batch size; use a smaller model (gramrl has no ZeRO sharding of "
+        "optimizer states yet) or freeze parameters (learner.freeze)";
+  } else {
+    advice += fmt::format(": lower {}", largest.key);
+  }
+  plan.advice.push_back(std::move(advice));
+}
+
+}  // namespace
+
+int64_t parameterCount(const ModelConfig& m) {
+  const int64_t h = m.hidden_size, d = m.head_dim, nh = m.num_attention_heads, nkv = m.num_key_value_heads;
+  const int64_t inter = m.intermediate_size;
+  int64_t layer = h * nh * d + 2 * h * nkv * d + nh * d * h + 3 * h * inter + 2 * h;
+  if (m.qkv_bias) layer += nh * d + 2 * nkv * d;
+  if (m.o_bias) layer += h;
+  if (m.mlp_bias) layer += 2 * inter + h;
+  if (m.qk_norm) layer += 2 * d;
+  int64_t total = m.vocab_size * h + m.num_hidden_layers * layer + h;
+  if (!m.tie_word_embeddings) total += m.vocab_size * h;
+  if (m.value_head) total += h + 1;
+  return total;
+}
+
+double ProcessPlan::total() const {
+  double sum = 0;
+  for (const MemoryItem& item : items) sum += item.bytes;
+  return sum;
+}
+
+RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(const std::string&)>& model_config,
+                const PlanOptions& options) {
+  GRAMRL_CHECK(options.gpu_memory_gib > 0 && options.gpu_memory_gib <= 1 << 20, ConfigError,
+               "plan: --gpu-memory-gb must be in (0, 2^20], got {}", options.gpu_memory_gib);
+  GRAMRL_CHECK(options.gpu_tflops > 0 && options.mfu > 0 && options.mfu <= 1, ConfigError,
+               "plan: --gpu-tflops must be > 0 and --mfu in (0, 1]");
+  const LearnerOptions& learner = config.learner;
+  const std::string& algorithm = learner.algorithm;
+  RunPlan plan;
+  plan.gpu_bytes = options.gpu_memory_gib * kGiB;
+  const bool reward_trained = trainsRewardModel(algorithm);
+  const std::string& trained_path = reward_trained ? config.reward.model : config.policy.model;
+  const ModelConfig trained = loadShape(trained_path, model_config, reward_trained ? "reward.model" : "policy.model");
+  const double p = static_cast<double>(parameterCount(trained));
+  const double e = learner.precision == "fp32" ? 4 : 2;  // auto is bf16 on CUDA
+  const int64_t s =
+      reward_trained ? config.reward.max_tokens : config.policy.max_prompt_tokens + config.policy.max_new_tokens;
+
+  ProcessPlan rank{"learner rank", learner.ranks, trained_path, {}};
+  rank.items.push_back(
+      {"weights + gradients + AdamW moments (fp32)", 16 * p, fmt::format("16 x {} parameters", p), ""});
+  const bool full_logits = !(algorithm == "gram_finetune" || algorithm == "bradley_terry");
+  const int64_t sequences = learner.micro_batch_size * (algorithm == "dpo" ? 2 : 1);
+  rank.items.push_back(trainingActivations(trained, sequences, s, e, full_logits));
+  if (algorithm == "dpo" && learner.dpo.reference == "per_batch") {
+    rank.items.push_back({"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference"});
+  }
+  const double kl = algorithm == "ppo" ? learner.ppo.kl_coef : learner.grpo.kl_coef;
+  if (isOnline(algorithm) && kl > 0) {
+    rank.items.push_back({"KL reference model (fp32)", 4 * p, fmt::format("4 x {}", p), ""});
+  }
+  rank.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
+  plan.processes.push_back(rank);
+
+  if (isOnline(algorithm)) {
+    const RolloutOptions& rollout = config.rollout;
+    const double tokens = static_cast<double>(rollout.batch_size * rollout.samples_per_prompt) * static_cast<double>(s);
+    const double kv_per_token =
+        2.0 * static_cast<double>(trained.num_hidden_layers * trained.num_key_value_heads * trained.head_dim) * 2;
+    ProcessPlan actor{"rollout actor", rollout.actors, config.policy.model, {}};
+    actor.items.push_back({"policy weights (bf16)", 2 * p, fmt::format("2 x {}", p), ""});
+    actor.items.push_back({"KV cache", tokens * kv_per_token, fmt::format("{} tokens x {} bytes", tokens, kv_per_token),
+                           "rollout.batch_size"});
+    actor.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
+    plan.processes.push_back(actor);
+    if (config.reward.backend == "gram" || config.reward.backend == "bradley_terry") {
+      const ModelConfig judge = loadShape(config.reward.model, model_config, "reward.model");
+      const double pr = static_cast<double>(parameterCount(judge));
+      const int64_t rows = config.reward.batch_size * (config.reward.backend == "gram" && config.reward.debias ? 2 : 1);
+      ProcessPlan replica{"reward replica", config.reward.replicas, config.reward.model, {}};
+      replica.items.push_back({"reward model weights (bf16)", 2 * pr, fmt::format("2 x {}", pr), ""});
+      replica.items.push_back({fmt::format("forward activations ({} x {} tokens)", rows, config.reward.max_tokens),
+                               forwardPeak(judge, rows, config.reward.max_tokens), "one layer", "reward.batch_size"});
+      replica.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
+      plan.processes.push_back(replica);
+    }
+  }
+  for (const ProcessPlan& process : plan.processes) {
+    check(plan, process);
+    plan.gpus += process.count;
+  }
+  const double tokens = static_cast<double>(learner.total_steps) * static_cast<double>(learner.global_batch_size) *
+                        static_cast<double>(s);
+  plan.train_flops = 6 * p * tokens;
+  plan.train_seconds =
+      plan.train_flops / (static_cast<double>(learner.ranks) * options.gpu_tflops * 1e12 * options.mfu);
+  return plan;
+}
+
+std::string planMarkdown(const RunPlan& plan, const PlanOptions& options) {
+  std::ostringstream out;
+  for (const ProcessPlan& process : plan.processes) {
+    out << fmt::format("## {} x {} ({})\n\n| memory | GiB | formula (bytes) |\n| --- | ---: | --- |\n", process.role,
+                       process.count, process.model);
+    for (const MemoryItem& item : process.items) {
+      out << fmt::format("| {} | {:.2f} | {} |\n", item.what, gib(item.bytes), item.formula);
+    }
+    out << fmt::format("| **total per GPU** | **{:.2f}** | of {:.1f} GiB: {} |\n\n", gib(process.total()),
+                       gib(plan.gpu_bytes), process.total() <= plan.gpu_bytes ? "fits" : "DOES NOT FIT");
+  }
+  out << fmt::format(
+      "GPUs: {} (one per process). Training: {:.3g} FLOPs = {:.1f} h on {} GPUs at {:.0f} TFLOP/s and "
+      "MFU {:.2f} (6 x parameters x tokens, padded; a rough lower bound).\n",
+      plan.gpus, plan.train_flops, plan.train_seconds / 3600, plan.processes.front().count, options.gpu_tflops,
+      options.mfu);
+  out << (plan.fits ? "\nThe run fits.\n" : "\nThe run does not fit:\n");
+  for (const std::string& advice : plan.advice) out << "- " << advice << "\n";
+  return out.str();
+}
+
+}  // namespace gramrl::plan
