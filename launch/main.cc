@@ -216,6 +216,8 @@ void addGramCommands(CLI::App& app, Action& run) {
       ->capture_default_str()
       ->check(CLI::IsMember({"world"}));
   e->add_option("--out-json", eval->out_json, "Also write the numbers as JSON here");
+  e->add_option("--pair-scores", eval->pair_scores,
+                "Also write every pair's margins here, one JSON line per pair in input order");
   e->callback([&run, eval]() { run = [eval]() { return runGramEval(*eval); }; });
 }
 
