@@ -105,8 +105,11 @@ def main():
             if not d < bound:
                 failed = True
                 print(f"pair {k}: {view}: official logic {r[view]:.8g}, gramrl {o['views'][view]:.8g}")
-    spread = max(r["score_chosen"] for r in rows) - min(r["score_chosen"] for r in rows)
-    print(f"{len(rows)} pairs; official-logic scores span {spread:.4f}; max |difference|: "
+    def span(view):
+        return max(r[view] for r in rows) - min(r[view] for r in rows)
+
+    print(f"{len(rows)} pairs; official-logic P(chosen) spans {span('score_chosen'):.4f}, chosen_in_a "
+          f"{span('chosen_in_a'):.4f}, chosen_in_b {span('chosen_in_b'):.4f}; max |difference|: "
           + ", ".join(f"{v} {d:.3g} (bound {bounds[v]:g})" for v, d in worst.items()))
     sys.exit(1 if failed else 0)
 
