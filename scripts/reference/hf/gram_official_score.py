@@ -14,12 +14,16 @@ Face transformers, written from that logic and not from gramrl's code:
      score(chosen) = (p1 + p2) / 2.
 
 Usage: gram_official_score.py MODEL_DIR PAIRS.jsonl [--compare GRAMRL_SCORES.jsonl] [--tail T]
+       gram_official_score.py MODEL_DIR - --compare-rewards REWARDS.jsonl
 
 PAIRS.jsonl rows: {"prompt", "chosen", "rejected"}. Prints one JSON line per pair with
 score_chosen and the views of gramrl's pair report: debiased = score_chosen - 0.5, chosen_in_a =
 z_A - z_B (chosen in A), chosen_in_b = z_B - z_A (chosen in B). With --compare (the file
 `gramrl gram eval --pair-scores` writes), checks instead that gramrl gives the same numbers:
-|debiased| difference < 1e-5, logit margins < 1e-4; exit 1 otherwise.
+|debiased| difference < 1e-5, logit margins < 1e-4; exit 1 otherwise. With --compare-rewards
+(`gramrl reward score` output of the gram backend with transform probability: items {"prompt",
+"response", "reference", "score"}), checks that every score is the official P(response beats
+reference) to 1e-5.
 """
 import argparse
 import json
@@ -56,6 +60,7 @@ def main():
     ap.add_argument("model")
     ap.add_argument("pairs")
     ap.add_argument("--compare")
+    ap.add_argument("--compare-rewards")
     ap.add_argument("--tail", default="#Preferred:")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -71,22 +76,40 @@ def main():
         label_ids.append(ids[0])
     kwargs = {"enable_thinking": False} if "enable_thinking" in (tok.chat_template or "") else {}
 
+    def score(question, y1, y2):
+        """The official scoring of y1 against y2: both orders in one batch, debiased."""
+        texts = [tok.apply_chat_template([{"role": "user", "content": judge_prompt(question, a, b, args.tail)}],
+                                         tokenize=False, add_generation_prompt=True, **kwargs)
+                 for a, b in ((y1, y2), (y2, y1))]
+        enc = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        with torch.no_grad():
+            z = model(**enc).logits[:, -1, :][:, label_ids].float()  # [2 orders, (A, B)]
+        probs = torch.softmax(z, dim=-1)
+        p1, p2 = probs[0, 0].item(), probs[1, 1].item()
+        s = (p1 + p2) / 2
+        return {"score_chosen": s, "debiased": s - 0.5, "chosen_in_a": (z[0, 0] - z[0, 1]).item(),
+                "chosen_in_b": (z[1, 1] - z[1, 0]).item()}
+
+    if args.compare_rewards:  # the reward service: P(response beats reference), float32 on the wire
+        failed, worst, n = False, 0.0, 0
+        with open(args.compare_rewards, encoding="utf-8") as f:
+            for k, line in enumerate(f):
+                r = json.loads(line)
+                want = score(r["prompt"], r["response"], r["reference"])["score_chosen"]
+                d = abs(want - r["score"])
+                worst, n = max(worst, d), n + 1
+                if not d < 1e-5:
+                    failed = True
+                    print(f"item {k}: official logic {want:.8g}, gramrl reward service {r['score']:.8g}")
+        print(f"{n} reward-service scores; max |difference| from the official logic {worst:.3g} (bound 1e-05)")
+        sys.exit(1 if failed or n == 0 else 0)
+
     rows = []
     with open(args.pairs, encoding="utf-8") as f:
         for line in f:
             if line.strip():
                 p = json.loads(line)
-                texts = [tok.apply_chat_template([{"role": "user", "content": judge_prompt(p["prompt"], a, b, args.tail)}],
-                                                 tokenize=False, add_generation_prompt=True, **kwargs)
-                         for a, b in ((p["chosen"], p["rejected"]), (p["rejected"], p["chosen"]))]
-                enc = tok(texts, padding=True, return_tensors="pt", add_special_tokens=False)
-                with torch.no_grad():
-                    z = model(**enc).logits[:, -1, :][:, label_ids].float()  # [2 orders, (A, B)]
-                probs = torch.softmax(z, dim=-1)
-                p1, p2 = probs[0, 0].item(), probs[1, 1].item()
-                score = (p1 + p2) / 2
-                rows.append({"score_chosen": score, "debiased": score - 0.5,
-                             "chosen_in_a": (z[0, 0] - z[0, 1]).item(), "chosen_in_b": (z[1, 1] - z[1, 0]).item()})
+                rows.append(score(p["prompt"], p["chosen"], p["rejected"]))
     if not args.compare:
         for r in rows:
             print(json.dumps(r))

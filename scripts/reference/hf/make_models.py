@@ -14,8 +14,8 @@ q/k norms and head_dim != hidden / heads) writes
   OUT_DIR/<family>/generate.json
       {"prompts": [[ids]], "generated": [[new ids]], "max_new_tokens", "eos_token_id",
        "min_top2_gap"}: generate(do_sample=False) on each prompt alone
-and OUT_DIR/gram/ (make_gram_judge in gram_official_score.py's terms): a tiny random Qwen3 judge
-with the real Qwen3 tokenizer, and pairs.jsonl. Runs offline: nothing is downloaded.
+and OUT_DIR/gram/: a tiny random Qwen3 judge with the real Qwen3 tokenizer, pairs.jsonl (for
+`gramrl gram eval`) and reward_items.jsonl (the same pairs both ways, for the reward service). Runs offline: nothing is downloaded.
 """
 import gzip
 import json
@@ -156,6 +156,11 @@ def make_gram_judge(out, seed):
     with open(os.path.join(d, "pairs.jsonl"), "w") as f:
         for p in GRAM_PAIRS:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
+    with open(os.path.join(d, "reward_items.jsonl"), "w") as f:  # for the reward service, both ways
+        for p in GRAM_PAIRS:
+            for response, reference in ((p["chosen"], p["rejected"]), (p["rejected"], p["chosen"])):
+                row = {"prompt": p["prompt"], "response": response, "reference": reference}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"gram: judge in {d}, {len(GRAM_PAIRS)} pairs")
 
 
