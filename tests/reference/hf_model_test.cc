@@ -37,7 +37,7 @@ std::string referenceDir() {
   return dir != nullptr && fs::exists(fs::path(dir) / "versions.json") ? dir : "";
 }
 
-#define REQUIRE_REFERENCE()                                                                            \
+#define GRAMRL_REQUIRE_HF_REFERENCE()                                                                  \
   const std::string ref = referenceDir();                                                              \
   if (ref.empty()) {                                                                                   \
     GTEST_SKIP() << "GRAMRL_HF_REFERENCE_DIR has no references (run scripts/setup_reference.sh, then " \
@@ -58,7 +58,7 @@ double forwardDiff(const Transformer& model, const checkpoint::StateDict& ref) {
 }
 
 TEST(HfReference, LoadsSaveSingleAndShardedAndMatchesLogits) {
-  REQUIRE_REFERENCE();
+  GRAMRL_REQUIRE_HF_REFERENCE();
   for (const char* family : kFamilies) {
     SCOPED_TRACE(family);
     const checkpoint::StateDict r = checkpoint::loadSafetensorsFile(ref + "/" + family + "/reference.safetensors");
@@ -73,7 +73,7 @@ TEST(HfReference, LoadsSaveSingleAndShardedAndMatchesLogits) {
 }
 
 TEST(HfReference, GreedyGenerationEqualsGenerate) {
-  REQUIRE_REFERENCE();
+  GRAMRL_REQUIRE_HF_REFERENCE();
   for (const char* family : kFamilies) {
     SCOPED_TRACE(family);
     std::ifstream in(ref + "/" + family + "/generate.json");
@@ -104,7 +104,7 @@ TEST(HfReference, GreedyGenerationEqualsGenerate) {
 // Writes <family>/gramrl_saved/{single,sharded} for check_saved.py, after checking that gramrl
 // reads its own output back to the same logits.
 TEST(HfReference, SavesCheckpointsForFromPretrained) {
-  REQUIRE_REFERENCE();
+  GRAMRL_REQUIRE_HF_REFERENCE();
   for (const char* family : kFamilies) {
     SCOPED_TRACE(family);
     const checkpoint::StateDict r = checkpoint::loadSafetensorsFile(ref + "/" + family + "/reference.safetensors");
