@@ -35,6 +35,22 @@
 namespace gramrl::cli {
 namespace {
 
+// GramEvalArgs::pair_scores: one JSON line per pair, in input order.
+void writePairScores(const std::string& path, const std::vector<std::string>& views,
+                     const std::vector<gram::EvalPair>& pairs, const std::vector<gram::ScoredPair>& scored) {
+  GRAMRL_ASSERT(pairs.size() == scored.size());
+  std::string text;
+  std::map<std::string, int64_t> index_in_file;
+  for (size_t k = 0; k < scored.size(); ++k) {
+    GRAMRL_ASSERT(scored[k].margins.size() == views.size());
+    nlohmann::json line = {{"file", pairs[k].file}, {"index", index_in_file[pairs[k].file]++}};
+    for (size_t v = 0; v < views.size(); ++v) line["views"][views[v]] = scored[k].margins[v];
+    text += line.dump() + "\n";
+  }
+  checkpoint::writeFileAtomically(path, text);
+  log::info("wrote {} pair scores to {}", scored.size(), path);
+}
+
 constexpr double kProgressIntervalS = 10;
 
 void checkArgs(const GramEvalArgs& args) {
@@ -321,6 +337,7 @@ int runGramEval(const GramEvalArgs& args) {
     // chunk still groups similar rows.
     const int64_t chunk = std::max<int64_t>(args.batch_size * 8, 64);
     const auto scored = gram::scorePairs(pairs, *scorer, chunk, [&](int64_t done) { progress(done); });
+    if (!args.pair_scores.empty()) writePairScores(args.pair_scores, scorer->views(), pairs, scored);
     const gram::AccuracyReport report = gram::tallyAccuracy(scorer->views(), scored);
     std::cout << gram::markdownTable(report) << std::flush;
     j = gram::reportJson(report);

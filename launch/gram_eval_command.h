@@ -54,6 +54,12 @@ struct GramEvalArgs {
   int64_t threads = 0;                      // CPU threads for LibTorch; 0: all cores
   std::string out_json;                     // optional: write the report here (atomically)
   std::string benchmark;                    // optional: rewardbench | judgebench (NOTE [Benchmark scores])
+  // Optional: every pair's margins, one JSON line per pair in input order (files in the order
+  // given): {"file", "index" (0-based within the file's pairs), "views": {view: margin}}. For a
+  // GRAM judge, debiased = P(chosen better) - 0.5 and chosen_in_a / chosen_in_b the label-logit
+  // margins of each order (NOTE [Pair accuracy views]); what scripts/reference/hf checks against
+  // the official scoring logic.
+  std::string pair_scores;
 };
 
 int runGramEval(const GramEvalArgs& args);

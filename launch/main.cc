@@ -228,6 +228,8 @@ void addGramCommands(CLI::App& app, Action& run) {
                 "Also print leaderboard scores: rewardbench (sections with the official subset weights) or "
                 "judgebench (categories, average); data from gramrl data convert")
       ->check(CLI::IsMember({"rewardbench", "judgebench"}));
+  e->add_option("--pair-scores", eval->pair_scores,
+                "Also write every pair's margins here, one JSON line per pair in input order");
   e->callback([&run, eval]() { run = [eval]() { return runGramEval(*eval); }; });
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The test job: install, build everything, run the whole ctest suite (unit and integration), then
 # fuzz the reward and transport message decoders for FUZZ_SECONDS (default 60; 0 skips it) with
-# libFuzzer (scripts/fuzz.sh). Extra arguments go to ctest (e.g. -L unit, -R config).
+# libFuzzer (scripts/fuzz.sh). Extra arguments go to ctest (e.g. -L unit, -R config). The Hugging
+# Face reference checks (ctest -L reference) need .venv-ref, which scripts/setup_reference.sh
+# makes; SKIP_REFERENCE=1 skips it (those tests then print SKIPPED, except under CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+if [ "${SKIP_REFERENCE:-0}" != 1 ]; then scripts/setup_reference.sh; fi
 scripts/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "$@"
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; fi

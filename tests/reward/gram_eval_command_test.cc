@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <string>
 #include <tuple>
 
 #include <gtest/gtest.h>
@@ -91,6 +92,39 @@ TEST_F(GramEvalCommand, GramReportMatchesDirectMargins) {
   EXPECT_DOUBLE_EQ(group(report, "category: rev")["correct"]["debiased"].get<double>(), rev_debiased);
   EXPECT_EQ(group(report, "contains_correct: yes")["pairs"], 4);
   EXPECT_EQ(group(report, "contains_correct: no")["pairs"], 2);
+}
+
+// --pair-scores: one line per pair in input order, each view's margin as the judge computes it.
+TEST_F(GramEvalCommand, PairScoresHoldEveryPairsMargins) {
+  cli::GramEvalArgs args;
+  args.model = "builtin:tiny";
+  args.judge_template = "compact";
+  args.data = {dir_.file("pairs.jsonl")};
+  args.max_tokens = 256;
+  args.threads = 1;
+  args.pair_scores = dir_.file("scores.jsonl");
+  ASSERT_EQ(cli::runGramEval(args), 0);
+
+  tokenizer::ByteTokenizer tok;
+  auto model = loadPretrained("builtin:tiny", torch::kFloat, torch::kCPU, PretrainedOptions{0, false});
+  GramJudge judge(model, JudgeEncoder(tok, "plain", judgeTemplate("compact"), 256), 1);
+  const auto pairs = readEvalPairs(dir_.file("pairs.jsonl"));
+  std::ifstream in(args.pair_scores);
+  std::string line;
+  size_t k = 0;
+  for (; std::getline(in, line); ++k) {
+    ASSERT_LT(k, pairs.size());
+    const nlohmann::json row = nlohmann::json::parse(line);
+    EXPECT_EQ(row["file"], dir_.file("pairs.jsonl"));
+    EXPECT_EQ(row["index"], k);
+    const auto& p = pairs[k].pair;
+    const auto m =
+        judge.margins({{std::nullopt, p.prompt, p.chosen, p.rejected}, {std::nullopt, p.prompt, p.rejected, p.chosen}});
+    EXPECT_NEAR(row["views"]["debiased"].get<double>(), combineOrders(m[0], m[1]) - 0.5, 1e-6) << k;
+    EXPECT_NEAR(row["views"]["chosen_in_a"].get<double>(), m[0], 1e-5) << k;
+    EXPECT_NEAR(row["views"]["chosen_in_b"].get<double>(), -m[1], 1e-5) << k;
+  }
+  EXPECT_EQ(k, pairs.size());
 }
 
 TEST_F(GramEvalCommand, BaselinesRun) {
