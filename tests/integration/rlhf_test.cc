@@ -88,7 +88,8 @@ class RlhfTest : public ::testing::Test {
 };
 
 TEST_F(RlhfTest, GrpoWithTheGoldRuleRaisesTheGoldReward) {
-  const Process p = start(gramrlBinary(), rlhf("gold"), dir_.file("gold.log"));
+  // 2 reward replicas, 2 actors, 2 learner ranks: the shape issue 11 names.
+  const Process p = start(gramrlBinary(), rlhf("gold", {"reward.replicas=2"}), dir_.file("gold.log"));
   ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("gold.log"));
   const auto rows = metricsOf(runDir("gold"));
   ASSERT_EQ(rows.size(), 40u);
@@ -103,7 +104,28 @@ TEST_F(RlhfTest, GrpoWithTheGoldRuleRaisesTheGoldReward) {
   expectLedgerExact("gold", 40);
   // Every process of the plan is recorded, with its role.
   const auto procs = nlohmann::json::parse(slurp(runDir("gold") + "/processes.json"));
-  EXPECT_EQ(procs.size(), 5u);  // 1 reward replica, 2 learner ranks, 2 actors
+  EXPECT_EQ(procs.size(), 6u);  // 2 reward replicas, 2 learner ranks, 2 actors
+}
+
+TEST_F(RlhfTest, AGramRewardModelJudgesEachSampleAgainstTheGreedyResponse) {
+  // An untrained judge: this checks the wiring (the actors' greedy reference, pointwise GRAM
+  // scoring in the reward service, the transform), not that the reward is any good.
+  const Process p = start(gramrlBinary(),
+                          rlhf("gram", {"learner.total_steps=3", "reward.backend=gram", "reward.model=builtin:toy",
+                                        "reward.tokenizer=builtin:bytes", "reward.chat_template=plain",
+                                        "reward.gram.template=compact", "reward.max_tokens=128",
+                                        "reward.transform=probability"}),
+                          dir_.file("gram.log"));
+  ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("gram.log"));
+  const auto rows = metricsOf(runDir("gram"));
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    const double reward = row.at("reward/mean").get<double>();
+    EXPECT_GT(reward, 0.0);  // probabilities P(sample beats the greedy response)
+    EXPECT_LT(reward, 1.0);
+    EXPECT_NE(reward, row.at("reward/gold").get<double>());  // the judge, not the gold rule
+  }
+  expectLedgerExact("gram", 3);
 }
 
 TEST_F(RlhfTest, AKilledActorLosesNoPrompt) {
