@@ -11,6 +11,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh gramrl
 echo "== gramrl config check configs/*.yaml"
-build/launch/gramrl config check --quiet configs/*.yaml
+build/launch/gramrl config check --quiet --no-port-check configs/*.yaml
 echo "== RLHF quickstart (scripts/rlhf_quickstart.sh; rerunning resumes finished stages)"
 scripts/rlhf_quickstart.sh
