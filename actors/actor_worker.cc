@@ -213,6 +213,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
       item.prompt = ex.prompt;
       item.response = texts.back();
       item.reference = references[static_cast<size_t>(c.prompt_index)];
+      item.has_reference = with_reference;  // the greedy answer may be empty
       item.label = ex.reference.value_or("");
       score.pointwise.push_back(std::move(item));
     }

@@ -40,6 +40,7 @@ struct PointwiseItem {
   response @1 :Text;
   reference @2 :Text;  # the response to compare against; empty when the backend needs none
   label @3 :Text;      # optional ground truth for rule backends (e.g. the gold answer)
+  hasReference @4 :Bool;  # since issue 11: a reference was given, even if it is the empty response
 }
 
 struct PairItem {

@@ -383,7 +383,9 @@ struct LearnerDataOptions {
 
   template <class V>
   void visit(V& v) {
-    v.field(train, "train", "JSONL training data (preference pairs for dpo; formats in docs/data-formats.md).");
+    v.field(train, "train",
+            "JSONL training data (preference pairs for dpo; the shapes are NOTE [Accepted JSONL shapes] in "
+            "common/data/jsonl_data.h, converters in docs/data.md).");
     v.field(eval, "eval", "JSONL held-out data in the same format; empty means none (or eval_holdout).");
     v.field(eval_holdout, "eval_holdout",
             "Without an eval file: this fraction of the training data is held out for evaluation.",

@@ -31,7 +31,7 @@ std::vector<double> GramBackend::pointwise(const std::vector<PointwiseItem>& ite
   std::vector<gram::PointwiseQuery> queries;
   queries.reserve(items.size());
   for (size_t k = 0; k < items.size(); ++k) {
-    GRAMRL_CHECK(!items[k].reference.empty(), DataError,
+    GRAMRL_CHECK(items[k].has_reference || !items[k].reference.empty(), DataError,
                  "{}: item {} has no reference response (GRAM scores a response against a reference)", name(), k);
     queries.push_back({std::nullopt, items[k].prompt, items[k].response, items[k].reference});
   }

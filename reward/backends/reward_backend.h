@@ -31,6 +31,9 @@ struct PointwiseItem {
   std::string response;
   std::string reference;  // the response to compare against (GRAM); ignored by scalar backends
   std::string label;      // ground truth for rule backends (exact_match, contains_label); may be empty
+  // A reference was given, even if it is the empty response (a policy's greedy answer can be
+  // empty); a non-empty reference counts as given either way.
+  bool has_reference = false;
 };
 
 struct PairItem {

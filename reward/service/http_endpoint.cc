@@ -117,6 +117,7 @@ ScoreRequest parseGetRewardBody(std::string_view body, const RequestLimits& limi
     if (labels) {
       item.label = labelText((*labels)[i], i);
       item.reference = item.label;
+      item.has_reference = true;
     }
     // Counted as ScoreRequest::textBytes counts: every text field of every item.
     text_bytes += item.prompt.size() + item.response.size() + item.reference.size() + item.label.size();

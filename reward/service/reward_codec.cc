@@ -104,6 +104,7 @@ std::optional<Rejection> decodeScoreRequest(wire::ScoreRequest::Reader request, 
             !texts.read(item.getLabel(), dst.label, path("label"))) {
           return std::move(texts.rejection());
         }
+        dst.has_reference = item.getHasReference() || !dst.reference.empty();
       }
       break;
     }
@@ -301,6 +302,7 @@ void fillScoreRequest(wire::RewardMessage::Builder envelope, const ScoreRequest&
         dst.setResponse(text(src.response));
         dst.setReference(text(src.reference));
         dst.setLabel(text(src.label));
+        dst.setHasReference(src.has_reference || !src.reference.empty());
       }
       break;
     }

@@ -261,14 +261,18 @@ bool RewardServer::run() {
   bool draining = false;
   Clock::time_point drain_deadline{};
   Clock::time_point next_heartbeat = Clock::now() + settings_.stats_interval;
+  // Checked at the top of each turn and again before each message, so that a request sent after
+  // requestStop() returned is refused even when it arrives in the same poll as the wake-up.
+  auto noticeStop = [&] {
+    if (draining || !stop_.load(std::memory_order_acquire)) return;
+    draining = true;
+    drain_deadline = Clock::now() + settings_.drain_timeout;
+    log::info("reward server {}: draining {} request(s) in flight (up to {} s); new requests are refused", endpoint_,
+              stats_->in_flight.load(), settings_.drain_timeout.count() / 1000.0);
+  };
   for (;;) {
     if (zap_) zap_->rethrowIfFailed();  // NOTE [Reward server CURVE]
-    if (!draining && stop_.load(std::memory_order_acquire)) {
-      draining = true;
-      drain_deadline = Clock::now() + settings_.drain_timeout;
-      log::info("reward server {}: draining {} request(s) in flight (up to {} s); new requests are refused", endpoint_,
-                stats_->in_flight.load(), settings_.drain_timeout.count() / 1000.0);
-    }
+    noticeStop();
     if (draining && stats_->in_flight.load() == 0) break;
     const auto now = Clock::now();
     if (draining && now >= drain_deadline) {
@@ -295,6 +299,7 @@ bool RewardServer::run() {
     if (items[0].revents & ZMQ_POLLIN) {
       // A bounded burst, so that replies are not starved by a flood of requests.
       for (int i = 0; i < 256 && router_.socket().waitFor(ZMQ_POLLIN, Clock::now()); ++i) {
+        noticeStop();
         try {
           handleMessage(draining);
         } catch (const Disconnected&) {

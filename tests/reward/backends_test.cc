@@ -417,6 +417,14 @@ TEST_F(ModelBackendTest, GramNeedsAReferenceAndNamesTheItem) {
   const std::string msg = errorOf<DataError>([&] { backend->pointwise(items); });
   EXPECT_NE(msg.find("item 2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("reference"), std::string::npos) << msg;
+  // An empty reference that was given (a policy's greedy answer that stopped at once) is judged:
+  // the same as the judge called directly on an empty answer B.
+  items[2].has_reference = true;
+  const std::vector<double> scores = backend->pointwise(items);
+  gram::GramJudge judge = directJudge();
+  const std::vector<double> direct =
+      judge.preferenceProbabilities({{std::nullopt, items[2].prompt, items[2].response, ""}}, true);
+  EXPECT_NEAR(scores[2], direct[0], 1e-6);
 }
 
 // Replays a bracket (best_of_n.h) from a matrix of P(i beats j), counting the rounds each wins.

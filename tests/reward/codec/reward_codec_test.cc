@@ -83,11 +83,22 @@ TEST(RewardCodec, PointwiseRoundTrip) {
     EXPECT_EQ(got.pointwise[i].label, request.pointwise[i].label) << i;
   }
   EXPECT_EQ(got.pointwise[1].response.size(), 3u);  // the NUL survived
+  EXPECT_TRUE(got.pointwise[0].has_reference);      // a non-empty reference counts as given
   EXPECT_TRUE(got.pairwise.empty());
   EXPECT_TRUE(got.best_of_n.empty());
   // By hand: item 0 has 10+5+6+5 bytes, item 1 has 17 (kMixed) + 3 (kWithNul).
   EXPECT_EQ(got.itemCount(), 2u);
   EXPECT_EQ(got.textBytes(), 26u + 20u);
+}
+
+TEST(RewardCodec, AnEmptyReferenceThatWasGivenStaysGiven) {
+  ScoreRequest request;
+  request.kind = RequestKind::kPointwise;
+  request.pointwise = {PointwiseItem{"q", "a", "", "", true}, PointwiseItem{"q", "a", "", "", false}};
+  auto decoded = decode(request, 7);
+  ASSERT_TRUE(decoded.ok()) << decoded.error;
+  EXPECT_TRUE(decoded.request.pointwise[0].has_reference);
+  EXPECT_FALSE(decoded.request.pointwise[1].has_reference);
 }
 
 TEST(RewardCodec, PairwiseRoundTrip) {
