@@ -55,6 +55,13 @@ struct ExperienceServer::State {
   std::thread rollout_thread;
   std::thread weights_thread;
   transport::ZmqContext* context = nullptr;
+
+  // A serving thread's unexpected failure: kept for waitForStep() to rethrow on the training thread.
+  void fail(std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!error) error = std::move(e);
+    step_ready.notify_all();
+  }
 };
 
 ExperienceServer::ExperienceServer(transport::ZmqContext& context, ExperienceServerOptions options, int64_t first_step,
@@ -190,9 +197,7 @@ void ExperienceServer::serveRollout(transport::MessageSocket& socket) {
         // The actor is gone (killed after sending); its leases expire and go to another actor.
       }
     } catch (...) {
-      std::lock_guard<std::mutex> lock(st.mu);
-      if (!st.error) st.error = std::current_exception();
-      st.step_ready.notify_all();
+      st.fail(std::current_exception());
       return;
     }
   }
@@ -333,9 +338,7 @@ void ExperienceServer::serveWeights(transport::MessageSocket& socket) {
     } catch (const Disconnected&) {
       // The actor went away mid-fetch.
     } catch (...) {
-      std::lock_guard<std::mutex> lock(st.mu);
-      if (!st.error) st.error = std::current_exception();
-      st.step_ready.notify_all();
+      st.fail(std::current_exception());
       return;
     }
   }

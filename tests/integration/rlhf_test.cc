@@ -110,12 +110,12 @@ TEST_F(RlhfTest, GrpoWithTheGoldRuleRaisesTheGoldReward) {
 TEST_F(RlhfTest, AGramRewardModelJudgesEachSampleAgainstTheGreedyResponse) {
   // An untrained judge: this checks the wiring (the actors' greedy reference, pointwise GRAM
   // scoring in the reward service, the transform), not that the reward is any good.
-  const Process p = start(gramrlBinary(),
-                          rlhf("gram", {"learner.total_steps=3", "reward.backend=gram", "reward.model=builtin:toy",
-                                        "reward.tokenizer=builtin:bytes", "reward.chat_template=plain",
-                                        "reward.gram.template=compact", "reward.max_tokens=128",
-                                        "reward.transform=probability"}),
-                          dir_.file("gram.log"));
+  const Process p =
+      start(gramrlBinary(),
+            rlhf("gram", {"learner.total_steps=3", "reward.backend=gram", "reward.model=builtin:toy",
+                          "reward.tokenizer=builtin:bytes", "reward.chat_template=plain",
+                          "reward.gram.template=compact", "reward.max_tokens=128", "reward.transform=probability"}),
+            dir_.file("gram.log"));
   ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("gram.log"));
   const auto rows = metricsOf(runDir("gram"));
   ASSERT_EQ(rows.size(), 3u);
