@@ -132,6 +132,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
 
   PromptSource prompts(config);
   const bool with_reference = needsReference(config.reward);
+  const bool with_baseline = needsGreedyBaseline(config.learner.algorithm);
   transport::ZmqContext context;
   transport::ReceiveLimits limits;
   limits.max_message_bytes = static_cast<size_t>(config.launch.transport.max_message_mb) << 20;
@@ -194,8 +195,9 @@ int runActorWorker(const ActorWorkerArgs& args) {
     greedy.prompt_ids = gen.prompt_ids;
     const auto t_gen = Clock::now();
     const auto completions = engine.generate(prompt_tokens, gen);
+    // The greedy responses: GRAM's references and ReMax's baselines, one generation for both.
     std::vector<std::string> references(examples.size());
-    if (with_reference) {
+    if (with_reference || with_baseline) {
       for (const auto& c : engine.generate(prompt_tokens, greedy)) {
         references[static_cast<size_t>(c.prompt_index)] = responseText(*tok, c.tokens);
       }
@@ -217,11 +219,23 @@ int runActorWorker(const ActorWorkerArgs& args) {
       item.label = ex.reference.value_or("");
       score.pointwise.push_back(std::move(item));
     }
+    if (with_baseline) {
+      // Scored like any sample; against itself as GRAM's reference it gets transform(1/2) when debiased.
+      for (size_t p = 0; p < examples.size(); ++p) {
+        reward::PointwiseItem item;
+        item.prompt = examples[p].prompt;
+        item.response = references[p];
+        item.reference = references[p];
+        item.has_reference = with_reference;
+        item.label = examples[p].reference.value_or("");
+        score.pointwise.push_back(std::move(item));
+      }
+    }
     const auto t_reward = Clock::now();
     const reward::ScoreReply scored = rewards.score(score);
     const double reward_s = secondsSince(t_reward);
-    GRAMRL_CHECK(scored.scores.size() == completions.size(), ProtocolError,
-                 "the reward service returned {} scores for {} items", scored.scores.size(), completions.size());
+    GRAMRL_CHECK(scored.scores.size() == score.pointwise.size(), ProtocolError,
+                 "the reward service returned {} scores for {} items", scored.scores.size(), score.pointwise.size());
 
     std::vector<Trajectory> batch;
     double reward_sum = 0.0;
@@ -240,6 +254,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
       t.gold = prompts.isWorld() ? static_cast<float>(world::goldScore(examples[p].prompt, texts[i]))
                                  : std::numeric_limits<float>::quiet_NaN();
       t.stopped = c.finish_reason == FinishReason::kStopToken;
+      if (with_baseline) t.baseline_reward = static_cast<float>(scored.scores[completions.size() + p]);
       reward_sum += t.reward;
       batch.push_back(std::move(t));
     }

@@ -81,11 +81,11 @@ void printStatus(const std::vector<RoleProcess>& plan, const std::vector<Process
 
 int runRlhf(const RlhfArgs& args) {
   log::setIdentity("launch");
-  std::vector<std::string> overrides = args.overrides;
-  overrides.insert(overrides.begin(), "learner.algorithm=grpo");
-  const ExperimentConfig config = loadExperimentConfig(args.config, overrides);
-  GRAMRL_CHECK(config.learner.algorithm == "grpo", ConfigError,
-               "learner.algorithm: gramrl rlhf runs grpo (ppo and the other online algorithms come next)");
+  const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  GRAMRL_CHECK(isOnlineAlgorithm(config.learner.algorithm), ConfigError,
+               "learner.algorithm: gramrl rlhf trains online with ppo, grpo, rloo, remax, reinforce_pp or online_dpo, "
+               "got '{}' (set it in the config or with learner.algorithm=grpo)",
+               config.learner.algorithm);
   GRAMRL_CHECK(config.launch.mode == "local", ConfigError,
                "launch.mode: slurm is not built yet; run with launch.mode=local on one machine");
   const fs::path run_dir = fs::path(config.experiment.output_dir) / config.experiment.name;

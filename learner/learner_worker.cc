@@ -99,7 +99,7 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
             at::get_num_threads());
 
   const std::string& algorithm = config.learner.algorithm;
-  if (algorithm == "grpo") return runOnlineLearner(config, *collective, device, args.rendezvous);
+  if (isOnlineAlgorithm(algorithm)) return runOnlineLearner(config, *collective, device, args.rendezvous);
   if (algorithm == "dpo") {
     DpoSetup setup = buildDpo(config, device);
     return runTrainer(config, algorithm, setup.tokenizer_spec, setup.policy, *setup.objective, *collective);
@@ -113,8 +113,9 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
     return runTrainer(config, algorithm, setup.tokenizer_spec, setup.model, *setup.objective, *collective);
   }
   GRAMRL_CHECK(false, ConfigError,
-               "learner.algorithm '{}' cannot run yet: this build trains sft, dpo, gram_pretrain, gram_finetune and "
-               "bradley_terry offline, and grpo online through gramrl rlhf (ppo comes next)",
+               "learner.algorithm '{}' cannot run here: this build trains sft, dpo, gram_pretrain, gram_finetune and "
+               "bradley_terry offline, and ppo, grpo, rloo, remax, reinforce_pp and online_dpo online through gramrl "
+               "rlhf",
                algorithm);
   return 1;
 }

@@ -32,6 +32,9 @@ transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id
   auto finish = b.initFinishReasons(n);
   auto lease_ids = b.initLeaseIds(n);
   auto gold = b.initGoldRewards(n);
+  bool with_baselines = false;
+  for (const Trajectory& t : batch) with_baselines = with_baselines || !std::isnan(t.baseline_reward);
+  auto baselines = b.initBaselineRewards(with_baselines ? n : 0);
   auto token_list = b.initTokens(static_cast<unsigned>(tokens));
   auto logprob_list = b.initBehaviourLogprobs(static_cast<unsigned>(responses));
   unsigned tk = 0;
@@ -48,6 +51,7 @@ transport::OutgoingMessage encodeTrajectoryBatch(uint64_t seq, uint32_t actor_id
     finish.set(i, t.stopped ? wire::FinishReason::STOP_TOKEN : wire::FinishReason::MAX_TOKENS);
     lease_ids.set(i, t.lease_id);
     gold.set(i, t.gold);
+    if (with_baselines) baselines.set(i, t.baseline_reward);
     for (int32_t id : t.prompt) token_list.set(tk++, id);
     for (int32_t id : t.response) token_list.set(tk++, id);
     for (float v : t.behaviour_logprobs) logprob_list.set(lp++, v);
@@ -80,6 +84,8 @@ std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader b, c
     same(finish.size(), "finishReasons");
     same(lease_ids.size(), "leaseIds");
     same(gold.size(), "goldRewards");
+    const auto baselines = b.getBaselineRewards();
+    if (baselines.size() != 0) same(baselines.size(), "baselineRewards");
     size_t total = 0;
     size_t responses = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -107,6 +113,11 @@ std::vector<Trajectory> decodeTrajectoryBatch(wire::TrajectoryBatch::Reader b, c
       t.gold = gold[i];
       t.stopped = finish[i] == wire::FinishReason::STOP_TOKEN;
       GRAMRL_CHECK(std::isfinite(t.reward), ProtocolError, "trajectory batch: sequence {} has reward {}", i, t.reward);
+      if (baselines.size() != 0) {
+        t.baseline_reward = baselines[i];
+        GRAMRL_CHECK(std::isfinite(t.baseline_reward), ProtocolError,
+                     "trajectory batch: sequence {} has baseline reward {}", i, t.baseline_reward);
+      }
       t.prompt.resize(prompt_lengths[i]);
       t.response.resize(response_lengths[i]);
       for (auto& id : t.prompt) id = tokens[tk++];

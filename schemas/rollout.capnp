@@ -75,4 +75,7 @@ struct TrajectoryBatch {
   generationSeconds @12 :Float32;
   rewardSeconds @13 :Float32;
   weightsSeconds @14 :Float32;
+  # since issue 12: per sequence, the reward of its prompt's greedy response (ReMax's baseline);
+  # empty when the actor did not score one
+  baselineRewards @15 :List(Float32);
 }

@@ -212,7 +212,10 @@ struct RewardOptions {
 
   template <class V>
   void visit(V& v) {
-    v.field(backend, "backend", "Reward model kind.", Choices{{"gram", "bradley_terry", "rule", "composite"}});
+    v.field(backend, "backend",
+            "Reward model kind: gram, bradley_terry, likelihood (the label-free likelihood judge of a GRAM stage-1 "
+            "model, a control), rule or composite.",
+            Choices{{"gram", "bradley_terry", "likelihood", "rule", "composite"}});
     v.field(model, "model",
             "Reward model checkpoint directory, or builtin:<preset>; unused by rule. GRAM and Bradley-Terry "
             "training start from it.");
@@ -292,18 +295,53 @@ struct PpoOptions {
   double clip = 0.2;
   double value_clip = 0.2;
   double kl_coef = 0.05;
+  std::string kl_estimator = "k1";
+  double kl_target = 0.0;
+  int64_t kl_horizon = 10000;
   double gamma = 1.0;
   double lambda = 0.95;
   int64_t epochs = 1;
+  int64_t mini_batches = 1;
+  double early_stop_kl = 0.0;
+  double entropy_coef = 0.0;
+  bool whiten_advantages = true;
+  std::string critic_model;
+  double critic_lr = 0.0;
 
   template <class V>
   void visit(V& v) {
     v.field(clip, "clip", "Policy ratio clip range epsilon.", Range::open(0, 1));
     v.field(value_clip, "value_clip", "Value function clip range; 0 disables value clipping.", Range::closed(0, 10));
-    v.field(kl_coef, "kl_coef", "Weight of the per-token KL penalty to the reference policy.", Range::atLeast(0));
+    v.field(kl_coef, "kl_coef",
+            "Weight of the per-token KL penalty to the reference policy, subtracted from the per-token rewards (the "
+            "initial value when kl_target > 0).",
+            Range::closed(0, 100));
+    v.field(kl_estimator, "kl_estimator", "Per-token KL estimator in the reward: k1, k2 or k3 (NOTE [KL estimators]).",
+            Choices{{"k1", "k2", "k3"}});
+    v.field(kl_target, "kl_target",
+            "Adaptive KL controller: keep the summed KL per response near this (Ziegler et al.); 0 keeps kl_coef "
+            "fixed.",
+            Range::closed(0, 1000));
+    v.field(kl_horizon, "kl_horizon", "Adaptive KL controller horizon, in samples.", Range::closed(1, 1LL << 40));
     v.field(gamma, "gamma", "Discount factor.", Range::closed(0, 1));
     v.field(lambda, "lambda", "GAE lambda.", Range::closed(0, 1));
     v.field(epochs, "epochs", "Optimisation passes over each rollout batch.", Range::closed(1, 100));
+    v.field(mini_batches, "mini_batches",
+            "Updates per epoch: the step's samples are split into this many mini-batches (each an optimiser step).",
+            Range::closed(1, 1024));
+    v.field(early_stop_kl, "early_stop_kl",
+            "Stop the step's remaining mini-batch updates once the mean approximate KL (k3) between the updated "
+            "and the sampling policy passes this; 0 never stops early.",
+            Range::closed(0, 100));
+    v.field(entropy_coef, "entropy_coef", "Weight of the entropy bonus in the policy loss; 0 disables it.",
+            Range::closed(0, 10));
+    v.field(whiten_advantages, "whiten_advantages",
+            "Normalise GAE advantages to mean 0 and standard deviation 1 over the global batch.");
+    v.field(critic_model, "critic_model",
+            "Checkpoint the critic starts from (a policy or a Bradley-Terry reward model); empty means policy.model. "
+            "A checkpoint without a value head gets a fresh one.");
+    v.field(critic_lr, "critic_lr", "Peak learning rate of the critic (AdamW, the policy's schedule); 0 means lr.",
+            Range::rightOpen(0, 1));
   }
 };
 
@@ -314,6 +352,8 @@ struct GrpoOptions {
   std::string kl_in = "loss";
   bool scale_by_std = true;
   double importance_cap = 2.0;
+  std::string loss_aggregation = "token_mean";
+  double entropy_coef = 0.0;
 
   template <class V>
   void visit(V& v) {
@@ -333,6 +373,27 @@ struct GrpoOptions {
     v.field(importance_cap, "importance_cap",
             "Truncation of the importance weight of stale samples (rollout.max_staleness > 0).",
             Range::closed(1, 1000));
+    v.field(loss_aggregation, "loss_aggregation",
+            "How per-token losses become the step's loss: token_mean (every token weighs the same), sequence_mean "
+            "(every response weighs the same; the GRPO paper) or sequence_sum_norm (token sums divided by "
+            "policy.max_new_tokens; Dr. GRPO). NOTE [Loss aggregation] in learner/rlhf/policy_loss.h.",
+            Choices{{"token_mean", "sequence_mean", "sequence_sum_norm"}});
+    v.field(entropy_coef, "entropy_coef", "Weight of the entropy bonus in the policy loss; 0 disables it.",
+            Range::closed(0, 10));
+  }
+};
+
+struct RewardShapingOptions {
+  double clip = 0.0;
+  bool normalize = false;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(clip, "clip", "Clip every reward to [-clip, clip] before advantages; 0 disables it.",
+            Range::closed(0, 1e6));
+    v.field(normalize, "normalize",
+            "Normalise rewards by the running mean and standard deviation of every reward seen (saved in "
+            "checkpoints).");
   }
 };
 
@@ -407,6 +468,14 @@ struct CheckpointOptions {
   }
 };
 
+// learner.algorithm values that train online through gramrl rlhf (learner/rlhf/online_algorithm.h).
+inline bool isOnlineAlgorithm(const std::string& algorithm) {
+  return algorithm == "ppo" || algorithm == "grpo" || algorithm == "rloo" || algorithm == "remax" ||
+         algorithm == "reinforce_pp" || algorithm == "online_dpo";
+}
+// The actors also score each prompt's greedy response: its reward is ReMax's baseline.
+inline bool needsGreedyBaseline(const std::string& algorithm) { return algorithm == "remax"; }
+
 struct LearnerOptions {
   std::string algorithm = "ppo";
   int64_t ranks = 1;
@@ -438,16 +507,20 @@ struct LearnerOptions {
   PpoOptions ppo;
   GrpoOptions grpo;
   DpoOptions dpo;
+  RewardShapingOptions reward_shaping;
   CheckpointOptions checkpoint;
 
   template <class V>
   void visit(V& v) {
     v.field(algorithm, "algorithm",
-            "What the learner trains: the policy (ppo, grpo: online RLHF through gramrl rlhf; dpo, sft: supervised "
+            "What the learner trains: the policy online through gramrl rlhf (ppo with a critic; grpo, rloo, remax, "
+            "reinforce_pp: critic-free policy gradients; online_dpo: DPO on the best and worst of each prompt's "
+            "samples; NOTE [Advantage estimators] in learner/rlhf/advantages.h), offline (dpo; sft: supervised "
             "fine-tuning on demonstrations) or the "
             "reward model (gram_pretrain: GRAM stage 1, gram_finetune: stage 2, bradley_terry: a scalar-head reward "
             "model). Set by the gramrl train / gramrl gram subcommands.",
-            Choices{{"ppo", "grpo", "dpo", "sft", "gram_pretrain", "gram_finetune", "bradley_terry"}});
+            Choices{{"ppo", "grpo", "rloo", "remax", "reinforce_pp", "online_dpo", "dpo", "sft", "gram_pretrain",
+                     "gram_finetune", "bradley_terry"}});
     v.field(ranks, "ranks", "Data-parallel learner processes.", Range::closed(1, 65536));
     v.field(device, "device", "auto (CUDA when present, one GPU per rank), cpu or cuda.",
             Choices{{"auto", "cpu", "cuda"}});
@@ -492,8 +565,12 @@ struct LearnerOptions {
     v.section(data, "data", "Training and evaluation data.");
     v.section(gram, "gram", "GRAM stage 2 and Bradley-Terry training settings.");
     v.section(ppo, "ppo", "PPO settings (algorithm: ppo).");
-    v.section(grpo, "grpo", "GRPO settings (algorithm: grpo, gramrl rlhf).");
-    v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo).");
+    v.section(grpo, "grpo",
+              "Policy-loss settings of the critic-free algorithms (grpo, rloo, remax, reinforce_pp; gramrl rlhf).");
+    v.section(dpo, "dpo", "DPO, IPO and cDPO settings (algorithm: dpo and online_dpo).");
+    v.section(reward_shaping, "reward_shaping",
+              "Reward clipping and running normalisation before advantages (online algorithms; NOTE [Reward "
+              "shaping]).");
     v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");
     v.require(micro_batch_size * ranks <= global_batch_size && global_batch_size % (micro_batch_size * ranks) == 0,
               "global_batch_size",

@@ -18,7 +18,7 @@ double gib(double bytes) { return bytes / kGiB; }
 bool trainsRewardModel(const std::string& algorithm) {
   return algorithm == "gram_pretrain" || algorithm == "gram_finetune" || algorithm == "bradley_terry";
 }
-bool isOnline(const std::string& algorithm) { return algorithm == "ppo" || algorithm == "grpo"; }
+bool isOnline(const std::string& algorithm) { return isOnlineAlgorithm(algorithm); }
 
 ModelConfig loadShape(const std::string& model, const std::function<ModelConfig(const std::string&)>& model_config,
                       const char* key) {
@@ -129,8 +129,18 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     rank.items.push_back({"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference"});
   }
   const double kl = algorithm == "ppo" ? learner.ppo.kl_coef : learner.grpo.kl_coef;
-  if (isOnline(algorithm) && kl > 0) {
+  if (algorithm == "online_dpo") {
+    rank.items.push_back({"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference_model"});
+  } else if (isOnline(algorithm) && kl > 0) {
     rank.items.push_back({"KL reference model (fp32)", 4 * p, fmt::format("4 x {}", p), ""});
+  }
+  if (algorithm == "ppo") {
+    rank.items.push_back({"PPO critic: weights + gradients + AdamW moments (fp32)", 16 * p,
+                          fmt::format("16 x {} parameters (the critic starts from a policy-sized model)", p),
+                          "learner.ppo.critic_model"});
+    MemoryItem critic_activations = trainingActivations(trained, learner.micro_batch_size, s, e, false);
+    critic_activations.what = "PPO critic " + critic_activations.what;
+    rank.items.push_back(critic_activations);
   }
   rank.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
   plan.processes.push_back(rank);
@@ -146,7 +156,8 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
                            "rollout.batch_size"});
     actor.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
     plan.processes.push_back(actor);
-    if (config.reward.backend == "gram" || config.reward.backend == "bradley_terry") {
+    if (config.reward.backend == "gram" || config.reward.backend == "bradley_terry" ||
+        config.reward.backend == "likelihood") {
       const ModelConfig judge = loadShape(config.reward.model, model_config, "reward.model");
       const double pr = static_cast<double>(parameterCount(judge));
       const int64_t rows = config.reward.batch_size * (config.reward.backend == "gram" && config.reward.debias ? 2 : 1);

@@ -26,9 +26,8 @@
 #include "common/tokenizer/tokenizer_source.h"
 #include "common/transport/zmq_context.h"
 #include "learner/engine/run_checkpoints.h"
-#include "learner/engine/update_step.h"
 #include "learner/rlhf/experience_server.h"
-#include "learner/rlhf/grpo_objective.h"
+#include "learner/rlhf/online_algorithm.h"
 #include "learner/rlhf/weight_publisher.h"
 
 namespace gramrl {
@@ -42,7 +41,8 @@ constexpr char kLedgerFile[] = "ledger.json";
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 double unixTime() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
-// Rank 0's trajectories to every rank: a header, then one coalesced broadcast of three tensors.
+// Rank 0's trajectories to every rank: a header, then one coalesced broadcast of three tensors
+// (metadata, tokens, floats: log-probs, rewards, gold scores, baselines).
 std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vector<Trajectory> samples) {
   if (collective.worldSize() == 1) return samples;
   const bool root = collective.rank() == 0;
@@ -62,7 +62,7 @@ std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vecto
   const int64_t n_resp = header[2].item<int64_t>();
   at::Tensor meta = torch::zeros({n, 7}, torch::kInt64);
   at::Tensor tokens = torch::zeros({n_tokens}, torch::kInt64);
-  at::Tensor floats = torch::zeros({n_resp + 2 * n}, torch::kFloat);
+  at::Tensor floats = torch::zeros({n_resp + 3 * n}, torch::kFloat);
   if (root) {
     auto m = meta.accessor<int64_t, 2>();
     auto tk = tokens.accessor<int64_t, 1>();
@@ -83,6 +83,7 @@ std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vecto
       for (float v : t.behaviour_logprobs) fl[b++] = v;
       fl[n_resp + i] = t.reward;
       fl[n_resp + n + i] = t.gold;
+      fl[n_resp + 2 * n + i] = t.baseline_reward;
     }
     collective.broadcast({meta, tokens, floats}, 0);
     return samples;
@@ -109,6 +110,7 @@ std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vecto
     for (auto& v : t.behaviour_logprobs) v = fl[b++];
     t.reward = fl[n_resp + i];
     t.gold = fl[n_resp + n + i];
+    t.baseline_reward = fl[n_resp + 2 * n + i];
   }
   return out;
 }
@@ -119,32 +121,6 @@ std::string runDir(const ExperimentConfig& config) {
 
 }  // namespace
 
-TrainedModuleOptions policyModuleOptions(const LearnerOptions& l) {
-  TrainedModuleOptions o;
-  o.schedule = LrScheduleOptions{l.lr, l.schedule, l.warmup_ratio, l.min_lr_ratio, l.total_steps};
-  o.adamw = AdamWSettings{l.lr, l.adam_beta1, l.adam_beta2, l.adam_eps, l.weight_decay};
-  o.max_grad_norm = l.max_grad_norm;
-  o.freeze = l.freeze;
-  o.precision = l.precision == "auto" ? "bf16" : l.precision;  // autocast only engages on CUDA
-  return o;
-}
-
-rlhf::GrpoSettings grpoSettings(const ExperimentConfig& config, int64_t pad_id) {
-  const LearnerOptions& l = config.learner;
-  rlhf::GrpoSettings gs;
-  gs.clip = l.grpo.clip;
-  gs.kl_coef = l.grpo.kl_coef;
-  gs.kl_estimator = rlhf::parseKlEstimator(l.grpo.kl_estimator);
-  gs.kl_in_reward = l.grpo.kl_in == "reward";
-  gs.scale_by_std = l.grpo.scale_by_std;
-  gs.importance_cap = l.grpo.importance_cap;
-  gs.group_size = config.rollout.samples_per_prompt;
-  gs.temperature = config.rollout.temperature > 0 ? config.rollout.temperature : 1.0;
-  gs.batch_rows = l.micro_batch_size;
-  gs.pad_id = pad_id;
-  return gs;
-}
-
 int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at::Device device,
                      const std::string& rendezvous) {
   const LearnerOptions& l = config.learner;
@@ -154,32 +130,26 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   const bool root = rank == 0;
   const int64_t n = ro.samples_per_prompt;
   const int64_t prompts_per_step = l.global_batch_size / n;
-  GRAMRL_CHECK(l.global_batch_size % n == 0 && prompts_per_step % world == 0, ConfigError,
+  const int64_t mini_batches = l.algorithm == "ppo" ? l.ppo.mini_batches : 1;
+  GRAMRL_CHECK(l.global_batch_size % n == 0 && prompts_per_step % (world * mini_batches) == 0, ConfigError,
                "learner.global_batch_size ({}) must be rollout.samples_per_prompt ({}) x a multiple of learner.ranks "
-               "({}) prompts, so that each rank trains on whole groups",
-               l.global_batch_size, n, world);
-  const int64_t local_prompts = prompts_per_step / world;
+               "({}) x learner.ppo.mini_batches ({}, ppo only) prompts, so that each rank trains on whole groups",
+               l.global_batch_size, n, world, mini_batches);
   const std::string run_dir = runDir(config);
   const auto seed = static_cast<uint64_t>(config.experiment.seed);
+  const std::string algorithm = l.algorithm;
 
-  // The policy (trained) and the reference (frozen copy of the start).
+  // The policy (trained); the algorithm loads the reference and the critic it needs.
   const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
   auto tok = tokenizer::loadTokenizer(tokenizer_spec);
   auto policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-  std::shared_ptr<Transformer> reference;
-  if (l.grpo.kl_coef > 0) {
-    reference = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-    for (auto& p : reference->parameters()) p.set_requires_grad(false);
-    reference->eval();
-  }
-  TrainedModule module("policy", policy, policyModuleOptions(l));
-  const rlhf::GrpoSettings gs = grpoSettings(config, tok->specialTokens().pad.value_or(0));
-  rlhf::GrpoObjective objective(policy, reference, gs);
+  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), device);
+  TrainedModule& module = online.policyModule();
 
   // Resume.
   RunCheckpoints checkpoints((fs::path(run_dir) / "checkpoints").string(), l.checkpoint.keep_last);
   TrainerState state;
-  state.algorithm = "grpo";
+  state.algorithm = algorithm;
   state.world_size = world;
   state.seed = seed;
   rlhf::LedgerCounts counts;
@@ -194,11 +164,13 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   }
   if (source) {
     const TrainerState saved = readTrainerState(*source);
-    GRAMRL_CHECK(saved.algorithm == "grpo", ConfigError, "cannot resume {}: it was written by '{}' training", *source,
-                 saved.algorithm);
+    GRAMRL_CHECK(saved.algorithm == algorithm, ConfigError,
+                 "cannot resume {}: it was written by '{}' training, this run is '{}'", *source, saved.algorithm,
+                 algorithm);
     const std::string model_dir = (fs::path(*source) / kModelSubdir).string();
     loadStateDict(*policy, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
     loadOptimizerState(module.optimizer(), (fs::path(*source) / kOptimizerFile).string());
+    online.load(*source);
     state = saved;
     state.world_size = world;
     std::ifstream in(fs::path(*source) / kLedgerFile);
@@ -274,22 +246,9 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     const double wait_s = secondsSince(t_step);
     wait_total += wait_s;
     samples = broadcastTrajectories(collective, std::move(samples));
-    const auto first = samples.begin() + static_cast<std::ptrdiff_t>(rank * local_prompts * n);
-    std::vector<Trajectory> mine(first, first + static_cast<std::ptrdiff_t>(local_prompts * n));
-
-    const auto t_exp = Clock::now();
-    objective.setExperience(std::move(mine), state.step);
-    const double experience_s = secondsSince(t_exp);
-    std::vector<MetricSum> exp_metrics = objective.experienceMetrics();
-
-    std::vector<std::vector<int64_t>> micro;
-    for (int64_t i = 0; i < objective.size(); i += l.micro_batch_size) {
-      std::vector<int64_t> mb;
-      for (int64_t j = i; j < std::min(objective.size(), i + l.micro_batch_size); ++j) mb.push_back(j);
-      micro.push_back(std::move(mb));
-    }
-    policy->train();
-    const UpdateResult update = runUpdate(module, objective, collective, micro, state.step);
+    const rlhf::StepReport report = online.step(samples, state.step, collective);
+    const UpdateResult& update = report.policy;
+    std::vector<MetricSum> exp_metrics = report.experience;
     ++state.step;
     ++state.policy_version;
     state.samples_seen += l.global_batch_size;
@@ -320,13 +279,15 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
         scalars.emplace_back(exp_metrics[i].name, value);
       }
     }
-    scalars.insert(scalars.end(), update.metrics.begin(), update.metrics.end());
+    scalars.insert(scalars.end(), report.metrics.begin(), report.metrics.end());
     const double step_s = secondsSince(t_step);
     scalars.emplace_back("perf/samples_per_s", static_cast<double>(l.global_batch_size) / step_s);
     scalars.emplace_back("perf/tokens_per_s", update.tokens / step_s);
     scalars.emplace_back("time/step_s", step_s);
     scalars.emplace_back("time/wait_s", wait_s);
-    scalars.emplace_back("time/experience_s", experience_s);
+    scalars.emplace_back("time/experience_s", report.experience_s);
+    scalars.emplace_back("time/policy_update_s", report.policy_update_s);
+    scalars.emplace_back("time/critic_update_s", report.critic_update_s);
     if (root) {
       // Actor-seconds by phase since the previous step (summed over actors; they run in parallel
       // with the learner, so these are not shares of the step's wall time).
@@ -336,7 +297,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
       scalars.emplace_back("time/actor_weights_s", totals.weights_s - actor_times_before.weights_s);
       actor_times_before = totals;
     }
-    scalars.emplace_back("time/update_s", update.forward_backward_s + update.allreduce_s + update.optimizer_s);
+    scalars.emplace_back("time/update_s", report.policy_update_s + report.critic_update_s);
     scalars.emplace_back("time/allreduce_s", update.allreduce_s);
     scalars.emplace_back("time/weight_publish_s", publish_s);
     scalars.emplace_back("time/wait_fraction", wait_s / step_s);
@@ -356,6 +317,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
         savePretrained(*policy, model_dir);
         tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
         saveOptimizerState(module.optimizer(), (fs::path(staging) / kOptimizerFile).string());
+        online.save(staging);
         checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
         checkpoint::writeFileAtomically((fs::path(staging) / kLedgerFile).string(),
                                         rlhf::toJson(server->checkpointCounts()));

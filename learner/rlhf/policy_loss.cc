@@ -1,5 +1,6 @@
 #include "learner/rlhf/policy_loss.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <torch/torch.h>
@@ -7,28 +8,6 @@
 #include "common/core/errors.h"
 
 namespace gramrl::rlhf {
-
-std::vector<double> groupAdvantages(const std::vector<double>& rewards, int64_t group_size, bool scale_by_std,
-                                    double eps) {
-  GRAMRL_ASSERT(group_size >= 1 && rewards.size() % static_cast<size_t>(group_size) == 0,
-                "rewards ({}) are not whole groups of {}", rewards.size(), group_size);
-  std::vector<double> out(rewards.size(), 0.0);
-  const auto n = static_cast<size_t>(group_size);
-  for (size_t g = 0; g < rewards.size(); g += n) {
-    if (n == 1) continue;
-    double mean = 0.0;
-    for (size_t i = 0; i < n; ++i) mean += rewards[g + i];
-    mean /= static_cast<double>(n);
-    double var = 0.0;
-    for (size_t i = 0; i < n; ++i) var += (rewards[g + i] - mean) * (rewards[g + i] - mean);
-    const double std = std::sqrt(var / static_cast<double>(n - 1));
-    for (size_t i = 0; i < n; ++i) {
-      const double centred = rewards[g + i] - mean;
-      out[g + i] = scale_by_std ? centred / (std + eps) : centred;
-    }
-  }
-  return out;
-}
 
 KlEstimator parseKlEstimator(const std::string& name) {
   if (name == "k1") return KlEstimator::kK1;
@@ -63,6 +42,51 @@ SurrogateLoss clippedSurrogate(const at::Tensor& logp, const at::Tensor& logp_ol
   out.clipped = (clipped < unclipped).to(torch::kFloat);
   out.ratio = ratio.detach();
   return out;
+}
+
+ValueLoss clippedValueLoss(const at::Tensor& values, const at::Tensor& old_values, const at::Tensor& returns,
+                           double clip) {
+  ValueLoss out;
+  const at::Tensor plain = (values - returns).pow(2);
+  if (clip <= 0) {
+    out.loss = 0.5 * plain;
+    out.clipped = torch::zeros_like(plain);
+    return out;
+  }
+  const at::Tensor clipped_values = old_values + torch::clamp(values - old_values, -clip, clip);
+  const at::Tensor clipped = (clipped_values - returns).pow(2);
+  out.loss = 0.5 * torch::max(plain, clipped);
+  out.clipped = (clipped > plain).to(torch::kFloat);
+  return out;
+}
+
+at::Tensor entropyFromLogits(const at::Tensor& logits) {
+  const at::Tensor logp = torch::log_softmax(logits.to(torch::kFloat), -1);
+  return -(logp.exp() * logp).sum(-1);
+}
+
+LossAggregation parseLossAggregation(const std::string& name) {
+  if (name == "token_mean") return LossAggregation::kTokenMean;
+  if (name == "sequence_mean") return LossAggregation::kSequenceMean;
+  GRAMRL_CHECK(name == "sequence_sum_norm", ConfigError,
+               "loss aggregation: expected token_mean, sequence_mean or sequence_sum_norm, got '{}'", name);
+  return LossAggregation::kSequenceSumNorm;
+}
+
+at::Tensor aggregateLoss(const at::Tensor& token_loss, const at::Tensor& mask, LossAggregation aggregation,
+                         int64_t max_new_tokens) {
+  const at::Tensor masked = token_loss * mask;
+  switch (aggregation) {
+    case LossAggregation::kTokenMean: return masked.sum();
+    case LossAggregation::kSequenceMean: {
+      const at::Tensor lengths = mask.sum(1).clamp_min(1.0);
+      return (masked.sum(1) / lengths).sum();
+    }
+    case LossAggregation::kSequenceSumNorm:
+      return masked.sum() / static_cast<double>(std::max<int64_t>(1, max_new_tokens));
+  }
+  GRAMRL_ASSERT(false, "unknown loss aggregation");
+  return masked.sum();
 }
 
 }  // namespace gramrl::rlhf

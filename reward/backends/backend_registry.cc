@@ -8,6 +8,7 @@
 
 #include "common/core/errors.h"
 #include "reward/backends/bradley_terry_backend.h"
+#include "reward/backends/likelihood_backend.h"
 #include "reward/backends/composite_backend.h"
 #include "reward/backends/gram_backend.h"
 #include "reward/backends/reward_model_loader.h"
@@ -39,6 +40,10 @@ const std::vector<std::pair<std::string, BackendFactory>>& registry() {
       {"bradley_terry",
        [](const RewardOptions& o, const std::string& d) -> BackendPtr {
          return std::make_unique<BradleyTerryBackend>(o, parseRewardDevice(d));
+       }},
+      {"likelihood",
+       [](const RewardOptions& o, const std::string& d) -> BackendPtr {
+         return std::make_unique<LikelihoodBackend>(o, parseRewardDevice(d));
        }},
       {"rule",
        [](const RewardOptions& o, const std::string&) -> BackendPtr {

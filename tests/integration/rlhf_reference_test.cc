@@ -2,7 +2,7 @@
 // replica, one learner rank and max_staleness 0 (separate processes, prompt leases, the reward
 // service, trajectory messages, weight sync over ZeroMQ) trains the same policy as a loop in this
 // process that draws the same prompts, generates with the same seeds, scores with the gold judge
-// directly and runs the same update.
+// directly and runs the same update (GRPO, and PPO with its critic).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -28,7 +28,7 @@
 #include "common/tokenizer/tokenizer_source.h"
 #include "common/tokenizer/unicode.h"
 #include "common/world/gold.h"
-#include "learner/rlhf/online_loop.h"
+#include "learner/rlhf/online_algorithm.h"
 #include "rollout/generation_engine.h"
 #include "rollout/transformer_decoder.h"
 #include "tests/support/files.h"
@@ -62,10 +62,12 @@ double maxParameterDifference(const Transformer& a, const Transformer& b) {
   return worst;
 }
 
-TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
+// Runs the pipeline with `extra` overrides, then the in-process loop from its resolved config,
+// and compares the policies (and PPO's critics) after every step.
+void expectPipelineEqualsReference(const std::vector<std::string>& extra) {
   testing::TempDir dir;
   const std::string run_dir = dir.path() + "/pipeline";
-  const std::vector<std::string> args{"rlhf",
+  std::vector<std::string> args{"rlhf",
                                       std::string(GRAMRL_SOURCE_DIR) + "/configs/rlhf-toy.yaml",
                                       "experiment.output_dir=" + dir.path(),
                                       "experiment.name=pipeline",
@@ -79,6 +81,7 @@ TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
                                       "learner.total_steps=" + std::to_string(kSteps),
                                       "learner.checkpoint.every_steps=1",
                                       "learner.checkpoint.keep_last=" + std::to_string(kSteps)};
+  args.insert(args.end(), extra.begin(), extra.end());
   const std::string log = dir.file("rlhf.log");
   ASSERT_EQ(testing::run(testing::binaryPath("GRAMRL_BIN", GRAMRL_BIN), args, log, std::chrono::seconds(300)), 0)
       << testing::slurp(log);
@@ -90,10 +93,7 @@ TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
   auto tok = tokenizer::loadTokenizer(tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer));
   auto policy = loadPretrained(config.policy.model, torch::kFloat, torch::kCPU, PretrainedOptions{seed, false});
   auto reference = loadPretrained(config.policy.model, torch::kFloat, torch::kCPU, PretrainedOptions{seed, false});
-  for (auto& p : reference->parameters()) p.set_requires_grad(false);
-  reference->eval();
-  TrainedModule module("policy", policy, policyModuleOptions(config.learner));
-  rlhf::GrpoObjective objective(policy, reference, grpoSettings(config, tok->specialTokens().pad.value_or(0)));
+  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), torch::kCPU);
   auto collective = makeSingleRankCollective();
 
   const tokenizer::ChatEncoder encoder(*tok, config.policy.chat_template, config.policy.max_prompt_tokens,
@@ -144,15 +144,7 @@ TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
         samples.push_back(std::move(t));
       }
     }
-    objective.setExperience(std::move(samples), step);
-    std::vector<std::vector<int64_t>> micro;
-    for (int64_t i = 0; i < objective.size(); i += config.learner.micro_batch_size) {
-      std::vector<int64_t> mb;
-      for (int64_t j = i; j < std::min(objective.size(), i + config.learner.micro_batch_size); ++j) mb.push_back(j);
-      micro.push_back(std::move(mb));
-    }
-    policy->train();
-    runUpdate(module, objective, *collective, micro, step);
+    online.step(samples, step, *collective);
 
     // The pipeline's policy after the same step.
     const auto piped = loadPretrained(stepModel(run_dir, step + 1), torch::kFloat, torch::kCPU);
@@ -162,7 +154,25 @@ TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
                 static_cast<long long>(step + 1), diff);
     // The update moved the policy by much more than that, so the comparison can fail.
     EXPECT_GT(maxParameterDifference(*piped, *reference), 1e-3) << "after step " << step + 1;
+    if (online.criticModule() != nullptr) {
+      const std::string critic_dir = fs::path(stepModel(run_dir, step + 1)).parent_path().string() + "/critic";
+      const auto piped_critic = loadPretrained(critic_dir, torch::kFloat, torch::kCPU);
+      const double critic_diff = maxParameterDifference(online.criticModule()->model(), *piped_critic);
+      EXPECT_LT(critic_diff, 1e-5) << "critic after step " << step + 1;
+      std::printf("step %lld: largest critic parameter difference %.3g\n", static_cast<long long>(step + 1),
+                  critic_diff);
+    }
   }
+}
+
+TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
+  expectPipelineEqualsReference({"learner.algorithm=grpo"});
+}
+
+TEST(RlhfReferenceTest, PpoWithACriticTrainsTheSamePolicyAndCriticAsASingleProcessLoop) {
+  // Two epochs of two mini-batches: four policy and four critic updates per step.
+  expectPipelineEqualsReference({"learner.algorithm=ppo", "learner.ppo.epochs=2", "learner.ppo.mini_batches=2",
+                                 "learner.ppo.kl_target=1.0"});
 }
 
 }  // namespace

@@ -11,25 +11,6 @@
 namespace gramrl::rlhf {
 namespace {
 
-TEST(PolicyLossTest, GroupAdvantagesMatchHandComputation) {
-  // Group 1: rewards 1, 2, 3 -> mean 2, sample std 1 -> -1, 0, 1.
-  // Group 2: rewards 0, 0, 6 -> mean 2, sample std sqrt((4 + 4 + 16) / 2) = sqrt(12).
-  const std::vector<double> r{1, 2, 3, 0, 0, 6};
-  const auto a = groupAdvantages(r, 3, true, 0.0);
-  EXPECT_NEAR(a[0], -1.0, 1e-12);
-  EXPECT_NEAR(a[1], 0.0, 1e-12);
-  EXPECT_NEAR(a[2], 1.0, 1e-12);
-  EXPECT_NEAR(a[3], -2.0 / std::sqrt(12.0), 1e-12);
-  EXPECT_NEAR(a[5], 4.0 / std::sqrt(12.0), 1e-12);
-  const auto centred = groupAdvantages(r, 3, false);
-  EXPECT_NEAR(centred[3], -2.0, 1e-12);
-  EXPECT_NEAR(centred[5], 4.0, 1e-12);
-  // A group whose rewards tie has no signal, and a group of one has none either.
-  const auto tie = groupAdvantages({5, 5}, 2);
-  EXPECT_EQ(tie[0], 0.0);
-  EXPECT_EQ(groupAdvantages({3.5}, 1)[0], 0.0);
-}
-
 TEST(PolicyLossTest, KlEstimatorsMatchTheirFormulas) {
   const at::Tensor logp = torch::tensor({-1.0, -2.0, -0.5}, torch::kDouble);
   const at::Tensor ref = torch::tensor({-1.5, -1.0, -0.5}, torch::kDouble);
@@ -93,6 +74,54 @@ TEST(PolicyLossTest, TruncatedImportanceWeights) {
   EXPECT_NEAR(w[0].item<double>(), std::exp(0.1), 1e-12);
   EXPECT_NEAR(w[1].item<double>(), 2.0, 1e-12);  // exp(2) truncated
   EXPECT_NEAR(w[2].item<double>(), std::exp(-1.0), 1e-12);
+}
+
+TEST(PolicyLossTest, ValueClippingAtBothEdges) {
+  // V_old = 1, clip 0.2, return R = 2.
+  //   V = 1.5 (above the edge 1.2): plain (1.5 - 2)^2 = 0.25, clipped (1.2 - 2)^2 = 0.64 -> 0.32,
+  //           the clipped branch, no gradient;
+  //   V = 0.5 (below the edge 0.8) with R = 0: plain 0.25, clipped 0.64 -> 0.32, clipped;
+  //   V = 1.1 (inside): both 0.81 -> 0.405, plain branch, gradient V - R = -0.9;
+  //   V = 2.5 (above, moving towards R = 3): plain 0.25, clipped (1.2 - 3)^2 = 3.24 -> 1.62.
+  at::Tensor v = torch::tensor({1.5, 0.5, 1.1, 2.5}, torch::kDouble).requires_grad_(true);
+  const at::Tensor old = torch::full({4}, 1.0, torch::kDouble);
+  const at::Tensor ret = torch::tensor({2.0, 0.0, 2.0, 3.0}, torch::kDouble);
+  const ValueLoss l = clippedValueLoss(v, old, ret, 0.2);
+  EXPECT_NEAR(l.loss[0].item<double>(), 0.32, 1e-12);
+  EXPECT_NEAR(l.loss[1].item<double>(), 0.32, 1e-12);
+  EXPECT_NEAR(l.loss[2].item<double>(), 0.405, 1e-12);
+  EXPECT_NEAR(l.loss[3].item<double>(), 1.62, 1e-12);
+  EXPECT_EQ(l.clipped[0].item<float>(), 1.0f);
+  EXPECT_EQ(l.clipped[1].item<float>(), 1.0f);
+  EXPECT_EQ(l.clipped[2].item<float>(), 0.0f);
+  l.loss.sum().backward();
+  EXPECT_NEAR(v.grad()[0].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(v.grad()[1].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(v.grad()[2].item<double>(), -0.9, 1e-12);
+  // Without clipping: the plain half squared error.
+  const ValueLoss plain = clippedValueLoss(v.detach(), old, ret, 0.0);
+  EXPECT_NEAR(plain.loss[3].item<double>(), 0.125, 1e-12);
+}
+
+TEST(PolicyLossTest, LossAggregationsWeighTokensAndSequencesAsDocumented) {
+  // Two responses: 3 tokens with losses 1, 2, 3 and 1 token with loss 10 (max_new_tokens 4).
+  const at::Tensor loss = torch::tensor({{1.0, 2.0, 3.0}, {10.0, 99.0, 99.0}}, torch::kDouble);
+  const at::Tensor mask = torch::tensor({{1.0, 1.0, 1.0}, {1.0, 0.0, 0.0}}, torch::kDouble);
+  // token_mean: units are tokens: sum 16 over 4 tokens.
+  EXPECT_DOUBLE_EQ(aggregateLoss(loss, mask, LossAggregation::kTokenMean, 4).item<double>(), 16.0);
+  // sequence_mean: per-response means 2 and 10, summed over 2 responses.
+  EXPECT_DOUBLE_EQ(aggregateLoss(loss, mask, LossAggregation::kSequenceMean, 4).item<double>(), 12.0);
+  // sequence_sum_norm: (6 + 10) / 4, summed over 2 responses.
+  EXPECT_DOUBLE_EQ(aggregateLoss(loss, mask, LossAggregation::kSequenceSumNorm, 4).item<double>(), 4.0);
+  EXPECT_EQ(parseLossAggregation("sequence_mean"), LossAggregation::kSequenceMean);
+  EXPECT_THROW(parseLossAggregation("seq-mean"), ConfigError);
+}
+
+TEST(PolicyLossTest, EntropyOfUniformAndPeakedDistributions) {
+  const at::Tensor uniform = torch::zeros({1, 4});
+  EXPECT_NEAR(entropyFromLogits(uniform)[0].item<float>(), std::log(4.0), 1e-6);
+  const at::Tensor two = torch::tensor({{0.0, std::log(3.0)}});  // p = (1/4, 3/4)
+  EXPECT_NEAR(entropyFromLogits(two)[0].item<float>(), -(0.25 * std::log(0.25) + 0.75 * std::log(0.75)), 1e-6);
 }
 
 }  // namespace

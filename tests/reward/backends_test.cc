@@ -240,7 +240,8 @@ TEST(BackendRegistry, UnknownBackendListsTheKnownOnes) {
   const std::string msg = errorOf<ConfigError>([&] { makeRewardBackend(o, "cpu"); });
   EXPECT_NE(msg.find("'nosuch'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("gram, bradley_terry, rule, composite"), std::string::npos) << msg;
-  EXPECT_EQ(rewardBackendNames(), (std::vector<std::string>{"gram", "bradley_terry", "rule", "composite"}));
+  EXPECT_EQ(rewardBackendNames(),
+            (std::vector<std::string>{"gram", "bradley_terry", "likelihood", "rule", "composite"}));
 }
 
 TEST(BackendRegistry, BadCompositesAreConfigErrors) {
@@ -386,6 +387,26 @@ TEST_F(ModelBackendTest, SameItemsThroughEachBackendEqualTheirScorers) {
   // The backends' scores depend on the response.
   EXPECT_GT(maxDiff(b, std::vector<double>(b.size(), b[0])), 0.0);
   EXPECT_GT(maxDiff(g, std::vector<double>(g.size(), g[0])), 0.0);
+}
+
+// The label-free likelihood judge as a reward backend (since issue 12) scores as the judge of
+// gramrl gram eval --kind likelihood does.
+TEST_F(ModelBackendTest, LikelihoodBackendEqualsTheLikelihoodJudge) {
+  const std::vector<PointwiseItem> items = worldItems(6);
+  auto backend = makeRewardBackend(optionsFromYaml("  backend: likelihood\n"), "cpu");
+  EXPECT_EQ(backend->name(), "likelihood(builtin:toy)");
+  const std::vector<double> l = backend->pointwise(items);
+  judge_model_ = loadPretrained("builtin:toy", torch::kFloat, torch::kCPU, PretrainedOptions{0, false});
+  gram::LikelihoodJudge judge(judge_model_, tok_,
+                              gram::JudgeEncoder(tok_, "plain", gram::judgeTemplate("compact"), kMaxTokens), kBatch);
+  std::vector<gram::ScalarQuery> queries;
+  for (const auto& item : items) queries.push_back({std::nullopt, item.prompt, item.response});
+  const std::vector<double> direct = judge.scores(queries);
+  ASSERT_EQ(l.size(), items.size());
+  for (size_t k = 0; k < items.size(); ++k) {
+    EXPECT_NEAR(l[k], direct[k], kSame) << "item " << k;
+    EXPECT_LT(l[k], 0.0);  // a sum of log-probabilities
+  }
 }
 
 TEST_F(ModelBackendTest, GramTransformsAndPairwise) {
