@@ -6,7 +6,7 @@ if(NOT rc EQUAL 2)
 endif()
 set(expected
   "error: learner.lr: duplicate key (first defined at ${CONFIG}:6:3) (${CONFIG}:7:3)"
-  "error: reward.backend: expected one of gram, bradley_terry, rule, composite, got 'magic' (${CONFIG}:9:12)"
+  "error: reward.backend: expected one of gram, bradley_terry, likelihood, rule, composite, got 'magic' (${CONFIG}:9:12)"
   "error: reward.debias: expected true or false, got yes (${CONFIG}:10:11)"
   "error: learner.ppo.clip: expected a number in (0, 1), got -2 (${CONFIG}:4:11)"
   "error: learner.ppo.epochs: expected an integer in [1, 100], got 0 (command line: learner.ppo.epochs=0)"

@@ -239,7 +239,7 @@ TEST(BackendRegistry, UnknownBackendListsTheKnownOnes) {
   o.backend = "nosuch";
   const std::string msg = errorOf<ConfigError>([&] { makeRewardBackend(o, "cpu"); });
   EXPECT_NE(msg.find("'nosuch'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("gram, bradley_terry, rule, composite"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("gram, bradley_terry, likelihood, rule, composite"), std::string::npos) << msg;
   EXPECT_EQ(rewardBackendNames(),
             (std::vector<std::string>{"gram", "bradley_terry", "likelihood", "rule", "composite"}));
 }
@@ -250,7 +250,7 @@ TEST(BackendRegistry, BadCompositesAreConfigErrors) {
   std::string msg = errorOf<ConfigError>([&] { makeRewardBackend(o, "cpu"); });
   EXPECT_NE(msg.find("reward.composite.components[1]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'nosuch'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("gram, bradley_terry, rule"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("gram, bradley_terry, likelihood, rule"), std::string::npos) << msg;
 
   o.composite.components = {"rule:nosuch", "rule:length"};
   msg = errorOf<ConfigError>([&] { makeRewardBackend(o, "cpu"); });

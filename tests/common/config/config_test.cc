@@ -105,7 +105,7 @@ TEST_F(ConfigTest, OutOfRangeValues) {
                               "reward:\n  backend: magic\n");
   EXPECT_EQ(errors(p),
             (std::vector<std::string>{
-                "reward.backend: expected one of gram, bradley_terry, rule, composite, got 'magic' (" + p + ":9:12)",
+                "reward.backend: expected one of gram, bradley_terry, likelihood, rule, composite, got 'magic' (" + p + ":9:12)",
                 "rollout.top_p: expected a number in (0, 1], got 0 (" + p + ":7:10)",
                 "learner.ranks: expected an integer in [1, 65536], got 0 (" + p + ":5:10)",
                 "learner.ppo.clip: expected a number in (0, 1), got -2 (" + p + ":3:11)",
@@ -411,7 +411,7 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
                   "global_batch_size, micro_batch_size, lr, min_lr_ratio, weight_decay, adam_beta1, adam_beta2, "
                   "adam_eps, schedule, warmup_ratio, max_grad_norm, precision, freeze, resume, eval_every, "
                   "eval_batch_size, log_every, tensorboard, collective_timeout_s, allreduce_bucket_mb, data, gram, "
-                  "ppo, grpo, dpo, checkpoint) (" +
+                  "ppo, grpo, dpo, reward_shaping, checkpoint) (" +
                   p + ":3:3)");
   }
 }
