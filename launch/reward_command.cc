@@ -17,6 +17,7 @@
 #include "common/data/json_line.h"
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
+#include "common/control/heartbeat_sender.h"
 #include "reward/backends/backend_registry.h"
 #include "reward/service/reward_client.h"
 #include "reward/service/reward_server.h"
@@ -33,9 +34,17 @@ int runRewardServe(const RewardServeArgs& args) {
     auto store = std::shared_ptr<Rendezvous>(Rendezvous::connect(RendezvousAddress::parse(args.rendezvous), timeout));
     const RewardOptions options = config.reward;
     const int64_t replica = args.replica;
-    return reward::serveReward(
+    // NOTE [Heartbeats]: starting until its endpoint is registered, then ready.
+    std::shared_ptr<control::HeartbeatSender> heartbeat = control::HeartbeatSender::fromEnvironment(
+        "reward", replica, std::chrono::milliseconds(config.launch.heartbeat_ms));
+    const int rc = reward::serveReward(
         config, replica, [options](const std::string& device) { return reward::makeRewardBackend(options, device); },
-        [store, replica](const std::string& endpoint) { store->publish("reward", replica, "zmq", endpoint); });
+        [store, replica, heartbeat](const std::string& endpoint) {
+          store->publish("reward", replica, "zmq", endpoint);
+          if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kReady);
+        });
+    if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kDraining);
+    return rc;
   }
   const int64_t replicas = config.reward.replicas;
   GRAMRL_CHECK(args.replica < replicas, ConfigError, "--replica {}: reward.replicas is {} (replicas are 0 to {})",

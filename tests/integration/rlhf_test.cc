@@ -168,6 +168,54 @@ TEST_F(RlhfTest, SigtermStopsEveryProcessAndTheSameCommandResumes) {
   EXPECT_EQ(metricsOf(runDir("stopped")).back().at("step"), 16);
 }
 
+// NOTE [Heartbeats]: a stopped (SIGSTOP) actor sends no beats; the launcher finds it hung within
+// launch.heartbeat_timeout_s (plus one check interval), kills it and restarts it, and the run loses
+// no prompt. `gramrl status` shows the table while the run lives and after it.
+TEST_F(RlhfTest, AStoppedActorIsFoundHungByItsMissedHeartbeatsAndRestarted) {
+  const int timeout_s = 3;
+  const Process p = start(gramrlBinary(),
+                          rlhf("hung", {"learner.total_steps=12", "launch.heartbeat_ms=200",
+                                        "launch.heartbeat_timeout_s=" + std::to_string(timeout_s)}),
+                          dir_.file("h.log"));
+  waitFor(runDir("hung") + "/logs/actor-0.log", "batch 2:", p);
+  {
+    const std::string out = dir_.file("status1.txt");
+    ASSERT_EQ(testing::run(gramrlBinary(), {"status", runDir("hung")}, out), 0) << slurp(out);
+    const std::string table = slurp(out);
+    for (const char* name : {"learner-0", "learner-1", "reward-0", "actor-0", "actor-1"}) {
+      EXPECT_NE(table.find(name), std::string::npos) << table;
+    }
+    EXPECT_NE(table.find("busy"), std::string::npos) << table;
+  }
+  const pid_t victim = pidOf("hung", "actor-0");
+  ASSERT_GT(victim, 0);
+  ::kill(victim, SIGSTOP);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const std::string hung_line = "actor-0 (pid " + std::to_string(victim) + ") is hung";
+  ASSERT_TRUE(testing::waitForText(dir_.file("h.log"), hung_line, -1, std::chrono::seconds(60), kPoll))
+      << slurp(dir_.file("h.log"));
+  const double detected_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  // Silence counts from the last beat (at most one 0.2 s interval before the stop); the check
+  // runs every 0.2 s; 1 s of slack for a loaded machine.
+  EXPECT_GE(detected_s, timeout_s - 0.3) << slurp(dir_.file("h.log"));
+  EXPECT_LE(detected_s, timeout_s + 1.5) << slurp(dir_.file("h.log"));
+  ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("h.log"));
+  EXPECT_NE(::kill(victim, 0), 0) << "the hung actor outlived the run";
+  EXPECT_NE(slurp(dir_.file("h.log")).find("restarting it"), std::string::npos);
+  expectLedgerExact("hung", 12);
+  // After the run: the last table, with the restart, and exit code 1 (the launcher is gone).
+  const std::string out = dir_.file("status2.txt");
+  EXPECT_EQ(testing::run(gramrlBinary(), {"status", runDir("hung")}, out), 1) << slurp(out);
+  const std::string table = slurp(out);
+  EXPECT_NE(table.find("not running"), std::string::npos) << table;
+  const auto status = nlohmann::json::parse(slurp(runDir("hung") + "/status.json"));
+  int64_t restarts = 0;
+  for (const auto& row : status.at("processes")) {
+    if (row.at("name") == "actor-0") restarts = row.at("restarts").get<int64_t>();
+  }
+  EXPECT_EQ(restarts, 1) << status.dump(1);
+}
+
 // NOTE [Samples do not depend on the actor]: randomness is a function of (seed, prompt id,
 // sample), leases are handed out in prompt order and a step trains on its own prompts, so with
 // max_staleness 0 the number of actors changes nothing but the float32 rounding of the behaviour
