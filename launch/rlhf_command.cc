@@ -121,7 +121,8 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
                "launch.heartbeat_timeout_s ({} s) must exceed launch.heartbeat_ms ({} ms)",
                config.launch.heartbeat_timeout_s, config.launch.heartbeat_ms);
   control::HeartbeatMonitor monitor(config.launch.transport.bind_host,
-                                    std::chrono::seconds(config.launch.heartbeat_timeout_s));
+                                    std::chrono::seconds(config.launch.heartbeat_timeout_s),
+                                    std::chrono::seconds(config.launch.rendezvous.timeout_s));
   const std::string exe = selfExecutable();
   const std::string control_endpoint = dialable(monitor.endpoint());
   const std::vector<RoleProcess> plan = under_slurm ? buildSlurmPlan(config, config_path, run_dir.string())
@@ -195,8 +196,9 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
     std::vector<std::pair<std::string, std::string>> hung;
     for (const auto& [name, silent] : monitor.hung()) {
       monitor.markHung(name);
-      hung.emplace_back(name, fmt::format("no heartbeat for {:.1f} s (launch.heartbeat_timeout_s {})", silent,
-                                          config.launch.heartbeat_timeout_s));
+      hung.emplace_back(name, fmt::format("no heartbeat for {:.1f} s (launch.heartbeat_timeout_s {}; before the first "
+                                          "beat launch.rendezvous.timeout_s {})",
+                                          silent, config.launch.heartbeat_timeout_s, config.launch.rendezvous.timeout_s));
     }
     write_status();
     return hung;

@@ -1,5 +1,6 @@
 #include "common/control/heartbeat_monitor.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "common/control/wire_roles.h"
@@ -34,8 +35,9 @@ struct HeartbeatMonitor::Impl {
   std::unique_ptr<transport::MessageSocket> socket;
 };
 
-HeartbeatMonitor::HeartbeatMonitor(const std::string& bind_host, std::chrono::milliseconds timeout)
-    : impl_(std::make_unique<Impl>()), timeout_(timeout) {
+HeartbeatMonitor::HeartbeatMonitor(const std::string& bind_host, std::chrono::milliseconds timeout,
+                                   std::chrono::milliseconds start_timeout)
+    : impl_(std::make_unique<Impl>()), timeout_(timeout), start_timeout_(std::max(timeout, start_timeout)) {
   GRAMRL_CHECK(timeout.count() > 0, ConfigError, "launch.heartbeat_timeout_s: expected > 0");
   transport::SocketOptions options;
   options.linger_ms = 0;
@@ -91,7 +93,7 @@ std::vector<std::pair<std::string, double>> HeartbeatMonitor::hung(Clock::time_p
     const Entry& e = table_.at(name);
     if (!e.status.running || e.status.hung) continue;
     const double silent = secondsBetween(e.since, now);
-    if (now - e.since > timeout_) out.emplace_back(name, silent);
+    if (now - e.since > (e.status.beats > 0 ? timeout_ : start_timeout_)) out.emplace_back(name, silent);
   }
   return out;
 }

@@ -8,9 +8,10 @@
 // (heartbeat_sender.h): its state, step and policy version. The launcher binds one PULL socket
 // (loopback unless launch.transport.bind_host says otherwise) and tells each process where it
 // is through $GRAMRL_CONTROL. A process counts as hung when nothing has come from it for
-// launch.heartbeat_timeout_s: since its last beat, or since it was started if it never beat (so
-// the timeout must cover the time from exec to the first beat, a fraction of a second: the
-// sender starts before any model is loaded). A hung process is SIGKILLed by the supervisor and
+// launch.heartbeat_timeout_s since its last beat. Before its first beat the limit is the longer
+// start timeout (launch.rendezvous.timeout_s, the time a process may take to join the run): the
+// sender starts before any model is loaded, but loading LibTorch and the config when several
+// processes start at once on a loaded machine took over 3 s here, and that is not a hang. A hung process is SIGKILLed by the supervisor and
 // then handled exactly as a dead one (restarted up to launch.restart_limit, or the run stops:
 // NOTE [Process lifetimes] in launch/local_launcher.h). Beats are matched to the process by
 // (role, index) and by pid, so a beat still in flight from a killed process cannot vouch for
@@ -60,8 +61,9 @@ class HeartbeatMonitor {
   using Clock = std::chrono::steady_clock;
 
   // Binds tcp://bind_host:* and starts the receive thread. `timeout`: silence after which a
-  // running process is hung.
-  HeartbeatMonitor(const std::string& bind_host, std::chrono::milliseconds timeout);
+  // running process is hung; `start_timeout`: the same before its first beat (at least `timeout`).
+  HeartbeatMonitor(const std::string& bind_host, std::chrono::milliseconds timeout,
+                   std::chrono::milliseconds start_timeout);
   ~HeartbeatMonitor();
   HeartbeatMonitor(const HeartbeatMonitor&) = delete;
   HeartbeatMonitor& operator=(const HeartbeatMonitor&) = delete;
@@ -99,6 +101,7 @@ class HeartbeatMonitor {
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
+  std::chrono::milliseconds start_timeout_;
   mutable std::mutex mu_;
   std::vector<std::string> order_;       // guarded by mu_
   std::map<std::string, Entry> table_;   // guarded by mu_

@@ -43,7 +43,7 @@ const ProcessStatus* find(const std::vector<ProcessStatus>& rows, const std::str
 }
 
 TEST(Heartbeat, BeatsCarryStateStepAndPolicyVersion) {
-  HeartbeatMonitor monitor("127.0.0.1", 2000ms);
+  HeartbeatMonitor monitor("127.0.0.1", 2000ms, 2000ms);
   monitor.started("actor-3", "actor", 3, ::getpid());
   log::setPolicyVersion(7);
   HeartbeatSender sender(monitor.endpoint(), "actor", 3, 20ms);
@@ -67,7 +67,7 @@ TEST(Heartbeat, BeatsCarryStateStepAndPolicyVersion) {
 
 TEST(Heartbeat, ASilentProcessIsHungAfterTheTimeoutAndNotBefore) {
   const auto timeout = 400ms;
-  HeartbeatMonitor monitor("127.0.0.1", timeout);
+  HeartbeatMonitor monitor("127.0.0.1", timeout, timeout);
   monitor.started("reward-0", "reward", 0, ::getpid());
   auto sender = std::make_unique<HeartbeatSender>(monitor.endpoint(), "reward", 0, 20ms);
   ASSERT_TRUE(eventually([&] { return find(monitor.snapshot(), "reward-0")->beats > 0; }));
@@ -91,16 +91,16 @@ TEST(Heartbeat, ASilentProcessIsHungAfterTheTimeoutAndNotBefore) {
   EXPECT_TRUE(monitor.hung(last_beat_at + 10 * timeout).empty());
 }
 
-TEST(Heartbeat, AProcessThatNeverBeatsIsHungAfterTheTimeoutFromItsStart) {
-  HeartbeatMonitor monitor("127.0.0.1", 300ms);
+TEST(Heartbeat, AProcessThatNeverBeatsIsHungAfterTheStartTimeout) {
+  HeartbeatMonitor monitor("127.0.0.1", 300ms, 1000ms);
   const auto before = Clock::now();
   monitor.started("learner-1", "learner", 1, 424242);
-  EXPECT_TRUE(monitor.hung(before + 250ms).empty());
-  EXPECT_EQ(monitor.hung(Clock::now() + 301ms).size(), 1u);
+  EXPECT_TRUE(monitor.hung(before + 900ms).empty());  // past the timeout, within the start timeout
+  EXPECT_EQ(monitor.hung(Clock::now() + 1001ms).size(), 1u);
 }
 
 TEST(Heartbeat, BeatsFromAnotherPidOrMalformedBytesAreDropped) {
-  HeartbeatMonitor monitor("127.0.0.1", 2000ms);
+  HeartbeatMonitor monitor("127.0.0.1", 2000ms, 2000ms);
   monitor.started("actor-0", "actor", 0, ::getpid() + 100000);  // as if restarted: a new pid
   HeartbeatSender stale(monitor.endpoint(), "actor", 0, 20ms);
   HeartbeatSender unknown(monitor.endpoint(), "actor", 9, 20ms);
