@@ -237,7 +237,9 @@ std::string rlhfBatchScript(const RlhfArgs& args, const ExperimentConfig& config
   paths.supervise_args.push_back(absoluteArgument(args.config, true));
   for (const auto& o : args.overrides) paths.supervise_args.push_back(absoluteArgument(o, false));
   // The output directory as the batch script will see it, whatever its working directory.
-  paths.supervise_args.push_back("experiment.output_dir=" + fs::absolute(config.experiment.output_dir).string());
+  if (!fs::path(config.experiment.output_dir).is_absolute()) {
+    paths.supervise_args.push_back("experiment.output_dir=" + fs::absolute(config.experiment.output_dir).string());
+  }
   const auto plan = buildSlurmPlan(config, paths.config, paths.run_dir);
   return renderRlhfBatchScript(config, plan, paths);
 }

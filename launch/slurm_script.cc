@@ -101,10 +101,10 @@ std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vec
   std::string s = "#!/bin/bash\n";
   s += fmt::format(
       "# gramrl rlhf as one heterogeneous Slurm job (NOTE [Slurm jobs] in launch/slurm_script.h).\n"
-      "# Rendered by `gramrl slurm render` from {}; submit with sbatch, or run\n"
+      "# Rendered by `gramrl slurm render` from {}; submit it with sbatch, or run\n"
       "# `gramrl rlhf CONFIG launch.mode=slurm`, which renders and submits it. Submitting it again after\n"
       "# a stop resumes from the newest checkpoint in {}.\n",
-      paths.config, paths.run_dir);
+      paths.supervise_args.empty() ? paths.config : paths.supervise_args.front(), paths.run_dir);
   s += fmt::format("#SBATCH --job-name=gramrl-{}\n", config.experiment.name);
   s += fmt::format("#SBATCH --output={}/logs/slurm-%j.out\n", paths.run_dir);
   s += fmt::format("#SBATCH --time={}\n", slurm.time_limit);
