@@ -259,7 +259,7 @@ TEST_F(RlhfTest, OneActorAndThreeActorsTrainTheSamePolicy) {
 // an undisturbed run with the same seeds.
 TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
   std::mt19937_64 rng(testing::testSeed());
-  const int64_t steps = 10;
+  const int64_t steps = 16;
   const std::vector<std::string> common{"learner.total_steps=" + std::to_string(steps), "learner.ranks=1",
                                         "reward.replicas=2", "learner.checkpoint.every_steps=1",
                                         "learner.checkpoint.keep_last=2", "launch.heartbeat_ms=200",
@@ -288,12 +288,17 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
     return n;
   };
   Process p = launch();
+  int64_t launched_at = 0;
+  size_t applied = 0;
   for (const Fault& f : faults) {
-    // A random point: after 0 to 2 more steps than now, while the run has steps left.
-    const int64_t target = std::min<int64_t>(steps_done() + std::uniform_int_distribution<int>(0, 2)(rng), steps - 2);
+    // A random point: 0 or 1 step from now, at least one step after this launch began (so that
+    // processes.json is this launch's), while the run has steps left (7 faults fit in 16 steps).
+    const int64_t target =
+        std::max(launched_at + 1, steps_done() + std::uniform_int_distribution<int>(0, 1)(rng));
     const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
     while (steps_done() < target && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(kPoll);
-    if (::waitpid(p.pid, nullptr, WNOHANG) != 0) break;  // the run is over: no more faults
+    if (steps_done() >= steps - 2 || ::waitpid(p.pid, nullptr, WNOHANG) != 0) break;  // too late for a fault
+    ++applied;
     pid_t victim = p.pid;
     std::vector<pid_t> children;
     for (const auto& proc : nlohmann::json::parse(slurp(run + "/processes.json"))) {
@@ -322,8 +327,10 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
       for (int i = 0; i < 600 && ::kill(c, 0) == 0; ++i) std::this_thread::sleep_for(kPoll);
       EXPECT_NE(::kill(c, 0), 0) << "process " << c << " outlived its launcher";
     }
+    launched_at = steps_done();
     p = launch();
   }
+  EXPECT_EQ(applied, faults.size()) << "the run ended before every fault was injected";
   int rc = wait(p, kRunTimeout, kPoll);
   for (int extra = 0; rc != 0 && extra < 2; ++extra) {  // a fault on the last step may still stop it
     p = launch();
@@ -337,6 +344,7 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
   ASSERT_EQ(a.size(), b.size());
   double worst = 0.0;
   for (const auto& [k, t] : a) worst = std::max(worst, (t - b.at(k)).abs().max().item<double>());
+  std::cout << "largest parameter difference from the calm run: " << worst << std::endl;
   EXPECT_LT(worst, 1e-4) << "the disturbed run's policy differs from the calm run's by up to " << worst;
 }
 
