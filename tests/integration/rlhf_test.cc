@@ -200,6 +200,7 @@ TEST_F(RlhfTest, AStoppedActorIsFoundHungByItsMissedHeartbeatsAndRestarted) {
   ASSERT_TRUE(testing::waitForText(dir_.file("h.log"), hung_line, -1, std::chrono::seconds(60), kPoll))
       << slurp(dir_.file("h.log"));
   const double detected_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  std::cout << "actor-0 stopped; found hung after " << detected_s << " s (timeout " << timeout_s << " s)" << std::endl;
   // Silence counts from the last beat (at most one 0.2 s interval before the stop); the check
   // runs every 0.2 s; 1 s of slack for a loaded machine.
   EXPECT_GE(detected_s, timeout_s - 0.3) << slurp(dir_.file("h.log"));
