@@ -102,8 +102,8 @@ int runActorWorker(const ActorWorkerArgs& args) {
   const ExperimentConfig config = loadExperimentConfig(args.config);
   log::setLevel(log::parseLevel(config.experiment.log_level));
   // NOTE [Heartbeats]: step = batches handed in; policy version from log::setPolicyVersion.
-  const auto heartbeat =
-      control::HeartbeatSender::fromEnvironment("actor", args.index, std::chrono::milliseconds(config.launch.heartbeat_ms));
+  const auto heartbeat = control::HeartbeatSender::fromEnvironment(
+      "actor", args.index, std::chrono::milliseconds(config.launch.heartbeat_ms));
   at::set_num_threads(static_cast<int>(config.rollout.threads));
   const RolloutOptions& ro = config.rollout;
   const auto timeout = std::chrono::milliseconds(config.launch.transport.request_timeout_ms);

@@ -71,8 +71,8 @@ struct LaunchHooks {
   std::function<void(const std::vector<ProcessState>&)> on_status;
   std::chrono::milliseconds status_interval{10000};
   // Called every liveness_interval while processes run, with every process's state: returns the
-  // names of running processes that are hung, each with a reason for the log. They are SIGKILLed (their process group) and then
-  // restarted or fail the run like any process killed by a signal.
+  // names of running processes that are hung, each with a reason for the log. They are SIGKILLed (their process group)
+  // and then restarted or fail the run like any process killed by a signal.
   std::function<std::vector<std::pair<std::string, std::string>>(const std::vector<ProcessState>&)> find_hung;
   std::chrono::milliseconds liveness_interval{1000};
 };

@@ -323,7 +323,8 @@ void addSlurmCommands(CLI::App& app, Action& run) {
     run = [args]() { return runSlurmRender(*args); };
   });
   CLI::App* supervise = slurm->add_subcommand(
-      "supervise", "Inside the job: host the rendezvous and start every process as a job step (the batch script runs it)");
+      "supervise",
+      "Inside the job: host the rendezvous and start every process as a job step (the batch script runs it)");
   supervise->group("");  // internal
   supervise->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
   supervise->callback([&run, args, positional]() {

@@ -18,17 +18,17 @@
 
 #include "common/checkpoint/file_io.h"
 #include "common/config/config_loader.h"
+#include "common/config/experiment_config.h"
 #include "common/control/heartbeat_monitor.h"
 #include "common/control/heartbeat_sender.h"
 #include "common/control/status_file.h"
-#include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
 #include "launch/role_plan.h"
-#include "launch/slurm_script.h"
 #include "launch/run_inputs.h"
+#include "launch/slurm_script.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -81,9 +81,7 @@ std::string hostName() {
   return buf;
 }
 
-bool isLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
+bool isLoopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 
 // An endpoint that processes on other nodes can dial: a wildcard bind becomes this host's name.
 std::string dialable(const std::string& endpoint) {
@@ -155,9 +153,9 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
   const std::string status_path = (run_dir / "status.json").string();
   auto write_status = [&] {
     control::StatusFile status;
-    status.updated_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    status.updated_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     status.launcher_pid = ::getpid();
     status.launcher_host = hostName();
     status.heartbeat_timeout_s = static_cast<double>(config.launch.heartbeat_timeout_s);
@@ -196,9 +194,10 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
     std::vector<std::pair<std::string, std::string>> hung;
     for (const auto& [name, silent] : monitor.hung()) {
       monitor.markHung(name);
-      hung.emplace_back(name, fmt::format("no heartbeat for {:.1f} s (launch.heartbeat_timeout_s {}; before the first "
-                                          "beat launch.rendezvous.timeout_s {})",
-                                          silent, config.launch.heartbeat_timeout_s, config.launch.rendezvous.timeout_s));
+      hung.emplace_back(name,
+                        fmt::format("no heartbeat for {:.1f} s (launch.heartbeat_timeout_s {}; before the first "
+                                    "beat launch.rendezvous.timeout_s {})",
+                                    silent, config.launch.heartbeat_timeout_s, config.launch.rendezvous.timeout_s));
     }
     write_status();
     return hung;
@@ -257,8 +256,7 @@ int submitRlhfJob(const RlhfArgs& args, const ExperimentConfig& config) {
   GRAMRL_CHECK(!sbatch.empty(), ConfigError,
                "launch.mode slurm: no sbatch on PATH (run on a Slurm login node, or render the script with "
                "`gramrl slurm render` and submit it yourself)");
-  const std::string command =
-      fmt::format("'{}' --parsable{} '{}'", sbatch, args.wait ? " --wait" : "", script_path);
+  const std::string command = fmt::format("'{}' --parsable{} '{}'", sbatch, args.wait ? " --wait" : "", script_path);
   log::info("submitting {}{}", script_path, args.wait ? " and waiting for the job to end" : "");
   std::FILE* pipe = ::popen(command.c_str(), "r");
   GRAMRL_CHECK(pipe != nullptr, SystemError, "cannot run sbatch: {}", std::strerror(errno));
@@ -312,9 +310,9 @@ int runSlurmRender(const RlhfArgs& args) {
 
 int runStatus(const std::string& run_dir) {
   const control::StatusFile status = control::readStatusFile((fs::path(run_dir) / "status.json").string());
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   std::fputs(control::formatStatusTable(status, now).c_str(), stdout);
   const bool here = status.launcher_host == hostName();
   if (here && status.launcher_pid > 0 && ::kill(static_cast<pid_t>(status.launcher_pid), 0) != 0 && errno == ESRCH) {

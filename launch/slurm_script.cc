@@ -33,8 +33,8 @@ int64_t countOf(const std::vector<RoleProcess>& plan, const std::string& role) {
 // metacharacters (partition names, constraints, memory sizes and time limits have none).
 void checkWord(const std::string& value, const std::string& key) {
   for (char c : value) {
-    const bool bad = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' || c == '`' ||
-                     c == '$' || c == ';' || c == '\\';
+    const bool bad = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\'' || c == '"' || c == '`' || c == '$' ||
+                     c == ';' || c == '\\';
     GRAMRL_CHECK(!bad, ConfigError, "{}: '{}' cannot go into a Slurm option (whitespace, quote or shell character)",
                  key, value);
   }
@@ -115,8 +115,8 @@ std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vec
     s += fmt::format("#SBATCH --signal=B:TERM@{}\n", slurm.stop_signal_s);
   }
   for (const auto& extra : slurm.extra_args) {
-    GRAMRL_CHECK(extra.find('\n') == std::string::npos, ConfigError,
-                 "launch.slurm.extra_args: '{}' holds a newline", extra);
+    GRAMRL_CHECK(extra.find('\n') == std::string::npos, ConfigError, "launch.slurm.extra_args: '{}' holds a newline",
+                 extra);
     s += fmt::format("#SBATCH {}\n", extra);
   }
   bool first = true;

@@ -36,7 +36,7 @@ struct ExperimentConfig;
 struct SlurmJobPaths {
   std::string gramrl;
   std::string run_dir;
-  std::string config;                        // <run_dir>/config.yaml, which the workers read
+  std::string config;                       // <run_dir>/config.yaml, which the workers read
   std::vector<std::string> supervise_args;  // the user's config file and overrides, absolute where paths
 };
 

@@ -6,8 +6,8 @@
 
 #include "common/collectives/collective.h"
 #include "common/config/config_loader.h"
-#include "common/control/heartbeat_sender.h"
 #include "common/config/experiment_config.h"
+#include "common/control/heartbeat_sender.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"

@@ -11,9 +11,10 @@
 // launch.heartbeat_timeout_s since its last beat. Before its first beat the limit is the longer
 // start timeout (launch.rendezvous.timeout_s, the time a process may take to join the run): the
 // sender starts before any model is loaded, but loading LibTorch and the config when several
-// processes start at once on a loaded machine took over 3 s here, and that is not a hang. A hung process is SIGKILLed by the supervisor and
-// then handled exactly as a dead one (restarted up to launch.restart_limit, or the run stops:
-// NOTE [Process lifetimes] in launch/local_launcher.h). Beats are matched to the process by
+// processes start at once on a loaded machine took over 3 s here, and that is not a hang.
+// A hung process is SIGKILLed by the supervisor and then handled exactly as a dead one
+// (restarted up to launch.restart_limit, or the run stops: NOTE [Process lifetimes] in
+// launch/local_launcher.h). Beats are matched to the process by
 // (role, index) and by pid, so a beat still in flight from a killed process cannot vouch for
 // its replacement. Beats are fire-and-forget (PUSH/PULL, no reply): a launcher that is slow to
 // read costs nothing to the workers, and a beat that cannot be queued is dropped.
@@ -42,18 +43,18 @@ struct ProcessStatus {
   std::string name;  // "actor-1"
   std::string role;  // "learner" | "actor" | "reward"
   int64_t index = 0;
-  pid_t pid = -1;             // the process the launcher started (-1 while none)
-  bool running = false;       // from the supervisor
-  int64_t restarts = 0;       // from the supervisor
-  std::string host;           // from the beats (empty before the first)
-  int64_t worker_pid = -1;    // from the beats: the process's own pid (behind srun, not srun's)
+  pid_t pid = -1;                  // the process the launcher started (-1 while none)
+  bool running = false;            // from the supervisor
+  int64_t restarts = 0;            // from the supervisor
+  std::string host;                // from the beats (empty before the first)
+  int64_t worker_pid = -1;         // from the beats: the process's own pid (behind srun, not srun's)
   std::string state = "starting";  // the last beat's state; "exited" once it has ended
   int64_t step = -1;
   int64_t policy_version = -1;
   std::string detail;
-  uint64_t beats = 0;               // beats received from this pid
-  double seconds_since_beat = -1;   // -1: none yet from this pid
-  bool hung = false;                // killed for missing its beats
+  uint64_t beats = 0;              // beats received from this pid
+  double seconds_since_beat = -1;  // -1: none yet from this pid
+  bool hung = false;               // killed for missing its beats
 };
 
 class HeartbeatMonitor {
@@ -103,8 +104,8 @@ class HeartbeatMonitor {
   std::chrono::milliseconds timeout_;
   std::chrono::milliseconds start_timeout_;
   mutable std::mutex mu_;
-  std::vector<std::string> order_;       // guarded by mu_
-  std::map<std::string, Entry> table_;   // guarded by mu_
+  std::vector<std::string> order_;      // guarded by mu_
+  std::map<std::string, Entry> table_;  // guarded by mu_
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> dropped_{0};
   std::thread thread_;

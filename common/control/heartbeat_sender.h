@@ -63,8 +63,8 @@ class HeartbeatSender {
   std::atomic<uint64_t> sent_{0};
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;     // guarded by mu_
-  std::string detail_;    // guarded by mu_
+  bool stop_ = false;   // guarded by mu_
+  std::string detail_;  // guarded by mu_
   std::thread thread_;
 };
 

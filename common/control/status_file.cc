@@ -92,12 +92,14 @@ std::string formatStatusTable(const StatusFile& status, int64_t now_unix_ms) {
     const std::string state = p.running ? p.state : (p.hung ? "hung" : "exited");
     const std::string beat = p.seconds_since_beat >= 0 ? fmt::format("{:.1f} s", p.seconds_since_beat) : "-";
     out += fmt::format("{:<12} {:<9} {:>8} {:<16} {:>6} {:>7} {:>8} {:>10}  {}\n", p.name, state,
-                       p.worker_pid > 0 ? std::to_string(p.worker_pid) : (p.pid > 0 ? std::to_string(p.pid) : "-"), p.host.empty() ? "-" : p.host, orDash(p.step),
-                       orDash(p.policy_version), p.restarts, beat, p.detail);
+                       p.worker_pid > 0 ? std::to_string(p.worker_pid) : (p.pid > 0 ? std::to_string(p.pid) : "-"),
+                       p.host.empty() ? "-" : p.host, orDash(p.step), orDash(p.policy_version), p.restarts, beat,
+                       p.detail);
   }
   const double age = static_cast<double>(now_unix_ms - status.updated_unix_ms) / 1000.0;
-  out += fmt::format("updated {:.1f} s ago by the launcher (pid {} on {}); a process is hung after {:.0f} s without a beat\n",
-                     age, status.launcher_pid, status.launcher_host, status.heartbeat_timeout_s);
+  out += fmt::format(
+      "updated {:.1f} s ago by the launcher (pid {} on {}); a process is hung after {:.0f} s without a beat\n", age,
+      status.launcher_pid, status.launcher_host, status.heartbeat_timeout_s);
   return out;
 }
 

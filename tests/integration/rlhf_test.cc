@@ -10,8 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -261,11 +261,16 @@ TEST_F(RlhfTest, OneActorAndThreeActorsTrainTheSamePolicy) {
 TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
   std::mt19937_64 rng(testing::testSeed());
   const int64_t steps = 16;
-  const std::vector<std::string> common{"learner.total_steps=" + std::to_string(steps), "learner.ranks=1",
-                                        "reward.replicas=2", "learner.checkpoint.every_steps=1",
-                                        "learner.checkpoint.keep_last=2", "launch.heartbeat_ms=200",
-                                        "launch.heartbeat_timeout_s=3", "launch.restart_limit=20",
-                                        "launch.status_interval_s=0", "learner.tensorboard=false"};
+  const std::vector<std::string> common{"learner.total_steps=" + std::to_string(steps),
+                                        "learner.ranks=1",
+                                        "reward.replicas=2",
+                                        "learner.checkpoint.every_steps=1",
+                                        "learner.checkpoint.keep_last=2",
+                                        "launch.heartbeat_ms=200",
+                                        "launch.heartbeat_timeout_s=3",
+                                        "launch.restart_limit=20",
+                                        "launch.status_interval_s=0",
+                                        "learner.tensorboard=false"};
   ASSERT_EQ(wait(start(gramrlBinary(), rlhf("calm", common), dir_.file("calm.log")), kRunTimeout, kPoll), 0)
       << slurp(dir_.file("calm.log"));
 
@@ -273,7 +278,7 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
     std::string process;  // "launcher" or a process name
     int signal;
   };
-  std::vector<Fault> faults{{"actor-0", SIGKILL},  {"actor-1", SIGSTOP}, {"reward-0", SIGKILL},
+  std::vector<Fault> faults{{"actor-0", SIGKILL},  {"actor-1", SIGSTOP},   {"reward-0", SIGKILL},
                             {"reward-1", SIGSTOP}, {"learner-0", SIGKILL}, {"learner-0", SIGSTOP},
                             {"launcher", SIGKILL}};
   std::shuffle(faults.begin(), faults.end(), rng);
@@ -294,8 +299,7 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
   for (const Fault& f : faults) {
     // A random point: 0 or 1 step from now, at least one step after this launch began (so that
     // processes.json is this launch's), while the run has steps left (7 faults fit in 16 steps).
-    const int64_t target =
-        std::max(launched_at + 1, steps_done() + std::uniform_int_distribution<int>(0, 1)(rng));
+    const int64_t target = std::max(launched_at + 1, steps_done() + std::uniform_int_distribution<int>(0, 1)(rng));
     const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
     while (steps_done() < target && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(kPoll);
     if (steps_done() >= steps - 2 || ::waitpid(p.pid, nullptr, WNOHANG) != 0) break;  // too late for a fault
@@ -315,7 +319,8 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
       // so that a stopped process is never left to a dead launcher (it could not act on SIGTERM).
       bool gone = false;
       for (int i = 0; i < 600 && !gone; ++i) {
-        gone = ::kill(victim, 0) != 0 || slurp("/proc/" + std::to_string(victim) + "/stat").find(") Z") != std::string::npos;
+        gone = ::kill(victim, 0) != 0 ||
+               slurp("/proc/" + std::to_string(victim) + "/stat").find(") Z") != std::string::npos;
         if (!gone) std::this_thread::sleep_for(kPoll);
       }
       EXPECT_TRUE(gone) << f.process << " was stopped and never found hung";

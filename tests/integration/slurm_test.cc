@@ -151,7 +151,8 @@ TEST_F(SlurmTest, ScancelStopsTheJobAndResubmittingResumes) {
   }
   ASSERT_FALSE(job.empty()) << slurp(submit_out);
   waitFor(runDir("resume") + "/logs/learner-0.log", "saved checkpoint", "resume");
-  ASSERT_EQ(testing::run("/usr/bin/env", {"scancel", job}, dir_.file("scancel.log")), 0) << slurp(dir_.file("scancel.log"));
+  ASSERT_EQ(testing::run("/usr/bin/env", {"scancel", job}, dir_.file("scancel.log")), 0)
+      << slurp(dir_.file("scancel.log"));
   // The job leaves the queue.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   for (;;) {

@@ -168,10 +168,9 @@ TEST(LocalLauncherTest, AHungProcessIsKilledAndRestarted) {
   testing::TempDir dir;
   const std::string starts = dir.file("starts");
   // Stops itself on its first start (a hang); exits 0 on its second.
-  std::vector<ProcessSpec> specs{shell("stuck",
-                                       "echo x >> " + starts + "; [ $(wc -l < " + starts +
-                                           ") -ge 2 ] && exit 0; kill -STOP $$; exit 3",
-                                       false, 1)};
+  std::vector<ProcessSpec> specs{
+      shell("stuck", "echo x >> " + starts + "; [ $(wc -l < " + starts + ") -ge 2 ] && exit 0; kill -STOP $$; exit 3",
+            false, 1)};
   LaunchHooks hooks;
   hooks.liveness_interval = milliseconds(20);
   int reported = 0;

@@ -46,7 +46,9 @@ ExperimentConfig clusterConfig() {
   return c;
 }
 
-SlurmJobPaths paths() { return SlurmJobPaths{"/opt/gramrl", "/runs/exp", "/runs/exp/config.yaml", {"/cfg.yaml", "a.b=1"}}; }
+SlurmJobPaths paths() {
+  return SlurmJobPaths{"/opt/gramrl", "/runs/exp", "/runs/exp/config.yaml", {"/cfg.yaml", "a.b=1"}};
+}
 
 TEST(SlurmScript, OneComponentPerRoleSizedFromTheConfig) {
   const ExperimentConfig c = clusterConfig();
@@ -84,7 +86,7 @@ TEST(SlurmScript, EveryProcessIsItsOwnStepInItsRolesHetGroup) {
   EXPECT_EQ(slurmHetGroup(plan, "actor"), 2);
   for (const auto& p : plan) {
     EXPECT_EQ(p.log_file, "/runs/exp/logs/" + p.name() + ".log");  // learner-0 too
-    EXPECT_TRUE(p.env.empty());  // Slurm assigns the GPUs
+    EXPECT_TRUE(p.env.empty());                                    // Slurm assigns the GPUs
     const auto argv = srunCommand(c, plan, p, "/opt/gramrl");
     ASSERT_GE(argv.size(), 3u);
     EXPECT_EQ(argv[0], "srun");
