@@ -11,6 +11,7 @@
 #include "actors/weight_receiver.h"
 #include "common/config/config_loader.h"
 #include "common/config/experiment_config.h"
+#include "common/control/heartbeat_sender.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/model/pretrained.h"
@@ -100,6 +101,9 @@ int runActorWorker(const ActorWorkerArgs& args) {
   log::setIdentity("actor", args.index);
   const ExperimentConfig config = loadExperimentConfig(args.config);
   log::setLevel(log::parseLevel(config.experiment.log_level));
+  // NOTE [Heartbeats]: step = batches handed in; policy version from log::setPolicyVersion.
+  const auto heartbeat = control::HeartbeatSender::fromEnvironment(
+      "actor", args.index, std::chrono::milliseconds(config.launch.heartbeat_ms));
   at::set_num_threads(static_cast<int>(config.rollout.threads));
   const RolloutOptions& ro = config.rollout;
   const auto timeout = std::chrono::milliseconds(config.launch.transport.request_timeout_ms);
@@ -153,6 +157,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
   log::info("actor {}: {} prompts per batch x {} samples, reward replicas {}, {}", args.index, ro.batch_size,
             ro.samples_per_prompt, reward_endpoints.size(), prompts.isWorld() ? "built-in world" : ro.prompts);
 
+  if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kBusy);
   for (;;) {
     transport::OutgoingMessage request;
     auto root = request.initRoot<wire::RolloutMessage>();
@@ -263,6 +268,7 @@ int runActorWorker(const ActorWorkerArgs& args) {
     const auto ack = ack_message->getRoot<wire::RolloutMessage>();
     GRAMRL_CHECK(ack.which() == wire::RolloutMessage::BATCH_ACK, ProtocolError, "expected a batch acknowledgement");
     ++batches;
+    if (heartbeat) heartbeat->setStep(batches);
     log::info(
         "batch {}: {} prompts, {} samples, v{}, reward {:.3f}, gen {:.2f} s, reward {:.2f} s, weights {:.2f} s; "
         "kept {}, duplicate {}, rejected {}",

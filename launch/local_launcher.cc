@@ -31,6 +31,7 @@ struct Child {
   pid_t pid = -1;
   bool running = false;
   bool restart_pending = false;  // failed; its back-off timer runs
+  bool hung = false;             // SIGKILLed by us for missing its heartbeats
   int64_t restarts = 0;
   std::unique_ptr<asio::steady_timer> restart_timer;
 };
@@ -105,7 +106,8 @@ class Supervisor {
         child_signal_(io_, SIGCHLD),
         stop_signals_(io_, SIGINT, SIGTERM),
         kill_timer_(io_),
-        status_timer_(io_) {}
+        status_timer_(io_),
+        liveness_timer_(io_) {}
 
   LaunchResult run() {
     try {
@@ -128,6 +130,7 @@ class Supervisor {
     waitForChildren();
     waitForStopSignal();
     if (hooks_.on_status) scheduleStatus();
+    if (hooks_.find_hung) scheduleLiveness();
     io_.run();
     return result_;
   }
@@ -164,14 +167,36 @@ class Supervisor {
     status_timer_.expires_after(hooks_.status_interval);
     status_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      std::vector<ProcessState> states;
-      for (const auto& c : children_) states.push_back({c.spec->name, c.pid, c.running, c.restarts});
       try {
-        hooks_.on_status(states);
+        hooks_.on_status(states());
       } catch (const std::exception& e) {
         log::warn("status: {}", e.what());
       }
       scheduleStatus();
+    });
+  }
+
+  void scheduleLiveness() {
+    liveness_timer_.expires_after(hooks_.liveness_interval);
+    liveness_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!stopping_) {
+        std::vector<std::pair<std::string, std::string>> hung;
+        try {
+          hung = hooks_.find_hung(states());
+        } catch (const std::exception& e) {
+          log::warn("liveness check: {}", e.what());
+        }
+        for (const auto& [name, reason] : hung) {
+          for (auto& c : children_) {
+            if (c.spec->name != name || !c.running || c.hung) continue;
+            log::error("{} (pid {}) is hung: {}; killing it{}", name, c.pid, reason, logHint(c));
+            c.hung = true;
+            if (::kill(-c.pid, SIGKILL) != 0) ::kill(c.pid, SIGKILL);
+          }
+        }
+      }
+      scheduleLiveness();
     });
   }
 
@@ -185,6 +210,11 @@ class Supervisor {
       if (r == 0) continue;
       c.running = false;
       if (r < 0 || stopping_) continue;  // stopped by us: how it ends does not matter
+      if (c.hung) {
+        // Killed for missing its heartbeats: a failure, whatever the signal made of its status.
+        c.hung = false;
+        if (exitCodeOf(status) == 0) status = SIGKILL;
+      }
       if (exitCodeOf(status) != 0 && c.restarts < c.spec->restart_limit) {
         scheduleRestart(c, status);
         continue;
@@ -265,8 +295,15 @@ class Supervisor {
     stop_signals_.cancel();
     kill_timer_.cancel();
     status_timer_.cancel();
+    liveness_timer_.cancel();
     for (auto& c : children_) c.restart_timer->cancel();
     io_.stop();
+  }
+
+  std::vector<ProcessState> states() const {
+    std::vector<ProcessState> out;
+    for (const auto& c : children_) out.push_back({c.spec->name, c.pid, c.running, c.restarts});
+    return out;
   }
 
   int alive() const {
@@ -308,6 +345,7 @@ class Supervisor {
   asio::signal_set stop_signals_;
   asio::steady_timer kill_timer_;
   asio::steady_timer status_timer_;
+  asio::steady_timer liveness_timer_;
   std::vector<Child> children_;
   LaunchResult result_;
   bool stopping_ = false;

@@ -23,7 +23,9 @@
 // SIGCHLD (reap every child that has exited: waitpid with WNOHANG, since signals coalesce),
 // SIGINT / SIGTERM (stop the run; a second one SIGKILLs at once), the grace timer of a stop
 // (SIGKILL what is left), a restart's back-off timer (0.5 s times the restart's number, at most
-// 5 s, so a process that fails at start cannot spin), and the status timer (LaunchHooks). The
+// 5 s, so a process that fails at start cannot spin), the status timer and the liveness timer
+// (LaunchHooks: a process the hook names as hung is SIGKILLed and then handled as any process
+// killed by a signal, NOTE [Heartbeats] in common/control/heartbeat_monitor.h). The
 // signal sets are installed before the first fork, so no exit can be missed.
 //
 // Threads: call from one thread; owns SIGCHLD, SIGINT and SIGTERM for the duration of run().
@@ -68,6 +70,11 @@ struct LaunchHooks {
   // Called every status_interval while processes run (live status lines).
   std::function<void(const std::vector<ProcessState>&)> on_status;
   std::chrono::milliseconds status_interval{10000};
+  // Called every liveness_interval while processes run, with every process's state: returns the
+  // names of running processes that are hung, each with a reason for the log. They are SIGKILLed (their process group)
+  // and then restarted or fail the run like any process killed by a signal.
+  std::function<std::vector<std::pair<std::string, std::string>>(const std::vector<ProcessState>&)> find_hung;
+  std::chrono::milliseconds liveness_interval{1000};
 };
 
 LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const LaunchHooks& hooks = {},

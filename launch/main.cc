@@ -300,11 +300,46 @@ void addRlhfCommand(CLI::App& app, Action& run) {
       "Online RLHF (GRPO): reward servers, rollout actors and learner ranks as processes on this machine; rerun "
       "the same command to resume");
   rlhf->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  rlhf->add_flag("--wait", args->wait,
+                 "launch.mode slurm: wait for the job to end and return its exit code (sbatch --wait)");
   rlhf->callback([&run, args, positional]() {
     args->config = positional->front();
     args->overrides.assign(positional->begin() + 1, positional->end());
     run = [args]() { return runRlhf(*args); };
   });
+}
+
+void addSlurmCommands(CLI::App& app, Action& run) {
+  CLI::App* slurm = app.add_subcommand("slurm", "gramrl rlhf as a heterogeneous Slurm job");
+  slurm->require_subcommand(1);
+  auto args = std::make_shared<RlhfArgs>();
+  auto positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* render = slurm->add_subcommand(
+      "render", "Print the batch script that `gramrl rlhf CONFIG launch.mode=slurm` submits (one component per role)");
+  render->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  render->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runSlurmRender(*args); };
+  });
+  CLI::App* supervise = slurm->add_subcommand(
+      "supervise",
+      "Inside the job: host the rendezvous and start every process as a job step (the batch script runs it)");
+  supervise->group("");  // internal
+  supervise->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  supervise->callback([&run, args, positional]() {
+    args->config = positional->front();
+    args->overrides.assign(positional->begin() + 1, positional->end());
+    run = [args]() { return runSlurmSupervise(*args); };
+  });
+}
+
+void addStatusCommand(CLI::App& app, Action& run) {
+  auto run_dir = std::make_shared<std::string>();
+  CLI::App* status = app.add_subcommand(
+      "status", "The table of a run's processes (state, step, policy version, restarts, last heartbeat)");
+  status->add_option("run_dir", *run_dir, "The run directory (<experiment.output_dir>/<experiment.name>)")->required();
+  status->callback([&run, run_dir]() { run = [run_dir]() { return runStatus(*run_dir); }; });
 }
 
 void addWorldCommands(CLI::App& app, Action& run) {
@@ -420,6 +455,8 @@ int main(int argc, char** argv) {
   gramrl::cli::addRewardCommands(app, run);
   gramrl::cli::addWorkerCommands(app, run);
   gramrl::cli::addRlhfCommand(app, run);
+  gramrl::cli::addStatusCommand(app, run);
+  gramrl::cli::addSlurmCommands(app, run);
   gramrl::cli::addWorldCommands(app, run);
   gramrl::cli::addDataCommands(app, run);
   gramrl::cli::addPlanCommand(app, run);

@@ -12,6 +12,7 @@
 #include "common/checkpoint/file_io.h"
 #include "common/config/config_loader.h"
 #include "common/config/experiment_config.h"
+#include "common/control/heartbeat_sender.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/data/json_line.h"
@@ -33,9 +34,17 @@ int runRewardServe(const RewardServeArgs& args) {
     auto store = std::shared_ptr<Rendezvous>(Rendezvous::connect(RendezvousAddress::parse(args.rendezvous), timeout));
     const RewardOptions options = config.reward;
     const int64_t replica = args.replica;
-    return reward::serveReward(
+    // NOTE [Heartbeats]: starting until its endpoint is registered, then ready.
+    std::shared_ptr<control::HeartbeatSender> heartbeat = control::HeartbeatSender::fromEnvironment(
+        "reward", replica, std::chrono::milliseconds(config.launch.heartbeat_ms));
+    const int rc = reward::serveReward(
         config, replica, [options](const std::string& device) { return reward::makeRewardBackend(options, device); },
-        [store, replica](const std::string& endpoint) { store->publish("reward", replica, "zmq", endpoint); });
+        [store, replica, heartbeat](const std::string& endpoint) {
+          store->publish("reward", replica, "zmq", endpoint);
+          if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kReady);
+        });
+    if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kDraining);
+    return rc;
   }
   const int64_t replicas = config.reward.replicas;
   GRAMRL_CHECK(args.replica < replicas, ConfigError, "--replica {}: reward.replicas is {} (replicas are 0 to {})",

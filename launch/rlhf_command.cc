@@ -1,5 +1,13 @@
 #include "launch/rlhf_command.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -11,12 +19,16 @@
 #include "common/checkpoint/file_io.h"
 #include "common/config/config_loader.h"
 #include "common/config/experiment_config.h"
+#include "common/control/heartbeat_monitor.h"
+#include "common/control/heartbeat_sender.h"
+#include "common/control/status_file.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
 #include "launch/role_plan.h"
 #include "launch/run_inputs.h"
+#include "launch/slurm_script.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -44,50 +56,50 @@ double number(const nlohmann::json& row, const char* key) {
   return row[key].get<double>();
 }
 
-// NOTE [Live status]: one line per role every launch.status_interval_s: how many of its
-// processes run and how often they were restarted (from the supervisor), and the figures of the
-// learner's newest step (from metrics.jsonl).
-void printStatus(const std::vector<RoleProcess>& plan, const std::vector<ProcessState>& states, const fs::path& run_dir,
-                 int64_t total_steps) {
-  std::map<std::string, std::array<int64_t, 3>> roles;  // running, total, restarts
-  for (size_t i = 0; i < states.size(); ++i) {
-    auto& r = roles[plan[i].role];
-    r[0] += states[i].running ? 1 : 0;
-    r[1] += 1;
-    r[2] += states[i].restarts;
-  }
+// NOTE [Live status]: one line per role every launch.status_interval_s, made from the table of
+// processes that the heartbeats keep (common/control/status_file.h formatRoleLines: processes
+// running, their states, restarts, step and policy version), then the figures of the learner's
+// newest step from metrics.jsonl.
+void printStatus(const std::vector<control::ProcessStatus>& table, const fs::path& run_dir, int64_t total_steps) {
+  for (const auto& line : control::formatRoleLines(table)) log::info("status {}", line);
   const nlohmann::json m = lastMetrics(run_dir / "metrics.jsonl");
-  const int64_t step = m.is_object() && m.contains("step") ? m["step"].get<int64_t>() : 0;
-  for (const auto& [role, r] : roles) {
-    std::string line = fmt::format("{}: {} of {} running, {} restart(s)", role, r[0], r[1], r[2]);
-    if (role == "learner") {
-      line += fmt::format("; step {} of {}, policy v{}, {:.1f} samples/s, {:.0f} tokens/s, waiting {:.0f}%", step,
-                          total_steps, step, number(m, "perf/samples_per_s"), number(m, "perf/tokens_per_s"),
-                          100.0 * number(m, "time/wait_fraction"));
-    } else if (role == "actor") {
-      line += fmt::format("; staleness {:.2f}, response length {:.1f}, generation {:.2f} s, weights {:.2f} s per step",
-                          number(m, "rollout/staleness"), number(m, "rollout/response_length"),
-                          number(m, "time/actor_generation_s"), number(m, "time/actor_weights_s"));
-    } else if (role == "reward") {
-      line += fmt::format("; reward mean {:.3f}, std {:.3f}, KL {:.3g}, scoring {:.2f} s per step",
-                          number(m, "reward/mean"), number(m, "reward/std"), number(m, "kl/per_token"),
-                          number(m, "time/actor_reward_s"));
-    }
-    log::info("status {}", line);
-  }
+  if (!m.is_object()) return;
+  const int64_t step = m.contains("step") ? m["step"].get<int64_t>() : 0;
+  log::info(
+      "status metrics: step {} of {}, {:.1f} samples/s, {:.0f} tokens/s, waiting {:.0f}%; staleness {:.2f}, response "
+      "length {:.1f}; reward mean {:.3f}, std {:.3f}, KL {:.3g}; actor generation {:.2f} s, weights {:.2f} s, "
+      "scoring {:.2f} s per step",
+      step, total_steps, number(m, "perf/samples_per_s"), number(m, "perf/tokens_per_s"),
+      100.0 * number(m, "time/wait_fraction"), number(m, "rollout/staleness"), number(m, "rollout/response_length"),
+      number(m, "reward/mean"), number(m, "reward/std"), number(m, "kl/per_token"),
+      number(m, "time/actor_generation_s"), number(m, "time/actor_weights_s"), number(m, "time/actor_reward_s"));
 }
 
-}  // namespace
+std::string hostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
 
-int runRlhf(const RlhfArgs& args) {
-  log::setIdentity("launch");
+bool isLoopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
+
+// An endpoint that processes on other nodes can dial: a wildcard bind becomes this host's name.
+std::string dialable(const std::string& endpoint) {
+  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:"}) {
+    if (endpoint.rfind(wildcard, 0) == 0) return "tcp://" + hostName() + ":" + endpoint.substr(std::strlen(wildcard));
+  }
+  return endpoint;
+}
+
+// The run itself, on this machine (local) or inside a Slurm job (each process an srun step,
+// NOTE [Slurm jobs] in launch/slurm_script.h): the same supervisor, heartbeats and status file.
+int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
+  log::setIdentity(under_slurm ? "slurm" : "launch");
   const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
   GRAMRL_CHECK(isOnlineAlgorithm(config.learner.algorithm), ConfigError,
                "learner.algorithm: gramrl rlhf trains online with ppo, grpo, rloo, remax, reinforce_pp or online_dpo, "
                "got '{}' (set it in the config or with learner.algorithm=grpo)",
                config.learner.algorithm);
-  GRAMRL_CHECK(config.launch.mode == "local", ConfigError,
-               "launch.mode: slurm is not built yet; run with launch.mode=local on one machine");
   const fs::path run_dir = fs::path(config.experiment.output_dir) / config.experiment.name;
   // NOTE [Resume checks what was trained on]: refuses changed inputs, keeps earlier configs.
   prepareRunDirectory(run_dir.string(), config, toYaml(config));
@@ -97,31 +109,68 @@ int runRlhf(const RlhfArgs& args) {
   const std::string config_path = (run_dir / "config.yaml").string();
 
   const auto& rdzv = config.launch.rendezvous;
-  auto store = Rendezvous::host(RendezvousAddress{rdzv.host, static_cast<uint16_t>(rdzv.port)},
+  // Under Slurm the store is on learner rank 0's node (this one) and must be reachable from the others.
+  const std::string rdzv_host = under_slurm && isLoopback(rdzv.host) ? hostName() : rdzv.host;
+  auto store = Rendezvous::host(RendezvousAddress{rdzv_host, static_cast<uint16_t>(rdzv.port)},
                                 std::chrono::seconds(rdzv.timeout_s));
   const std::string address = store->address().toString();
+  // NOTE [Heartbeats] (common/control/heartbeat_monitor.h).
+  GRAMRL_CHECK(config.launch.heartbeat_timeout_s * 1000 > config.launch.heartbeat_ms, ConfigError,
+               "launch.heartbeat_timeout_s ({} s) must exceed launch.heartbeat_ms ({} ms)",
+               config.launch.heartbeat_timeout_s, config.launch.heartbeat_ms);
+  control::HeartbeatMonitor monitor(config.launch.transport.bind_host,
+                                    std::chrono::seconds(config.launch.heartbeat_timeout_s),
+                                    std::chrono::seconds(config.launch.rendezvous.timeout_s));
   const std::string exe = selfExecutable();
-  const std::vector<RoleProcess> plan = buildRlhfPlan(config, config_path, run_dir.string());
+  const std::string control_endpoint = dialable(monitor.endpoint());
+  const std::vector<RoleProcess> plan = under_slurm ? buildSlurmPlan(config, config_path, run_dir.string())
+                                                    : buildRlhfPlan(config, config_path, run_dir.string());
   std::vector<ProcessSpec> specs;
   for (const auto& p : plan) {
     ProcessSpec spec;
     spec.name = p.name();
-    spec.argv = {exe};
-    spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
+    if (under_slurm) {
+      spec.argv = srunCommand(config, plan, p, exe);
+      const std::string srun = findOnPath("srun");
+      GRAMRL_CHECK(!srun.empty(), ConfigError, "gramrl slurm supervise runs inside a Slurm job: no srun on PATH");
+      spec.argv[0] = srun;
+    } else {
+      spec.argv = {exe};
+      spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
+    }
     spec.argv.push_back("--rendezvous");
     spec.argv.push_back(address);
-    spec.log_file = p.log_file;
+    spec.log_file = under_slurm ? std::string() : p.log_file;  // srun --output writes the log
     spec.serves = p.serves;
     spec.restart_limit = p.restart_limit;
     spec.env = p.env;
+    spec.env.emplace_back(control::kControlEnv, control_endpoint);
     specs.push_back(std::move(spec));
   }
   log::info("rlhf in {}: {} reward replica(s) ({}), {} actor(s), {} learner rank(s), rendezvous {}; logs in {}",
             run_dir.string(), config.reward.replicas, config.reward.backend, config.rollout.actors,
             config.learner.ranks, address, (run_dir / "logs").string());
+  const std::string status_path = (run_dir / "status.json").string();
+  auto write_status = [&] {
+    control::StatusFile status;
+    status.updated_unix_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    status.launcher_pid = ::getpid();
+    status.launcher_host = hostName();
+    status.heartbeat_timeout_s = static_cast<double>(config.launch.heartbeat_timeout_s);
+    status.processes = monitor.snapshot();
+    control::writeStatusFile(status_path, status);
+  };
   auto record = [&](const std::vector<std::pair<std::string, pid_t>>& pids) {
     nlohmann::json j = nlohmann::json::array();
     for (size_t i = 0; i < pids.size(); ++i) {
+      const auto known = monitor.snapshot();
+      const bool restarted = i < known.size() && known[i].pid != pids[i].second;
+      // Behind srun the worker's pid is not srun's: beats are then matched by role and index only.
+      if (i >= known.size() || restarted) {
+        monitor.started(pids[i].first, plan[i].role, plan[i].index, pids[i].second, under_slurm ? 0 : pids[i].second);
+      }
       j.push_back({{"name", pids[i].first},
                    {"role", plan[i].role},
                    {"index", plan[i].index},
@@ -135,11 +184,31 @@ int runRlhf(const RlhfArgs& args) {
   hooks.on_started = record;
   if (config.launch.status_interval_s > 0) {
     hooks.status_interval = std::chrono::seconds(config.launch.status_interval_s);
-    hooks.on_status = [&](const std::vector<ProcessState>& states) {
-      printStatus(plan, states, run_dir, config.learner.total_steps);
+    hooks.on_status = [&](const std::vector<ProcessState>&) {
+      printStatus(monitor.snapshot(), run_dir, config.learner.total_steps);
     };
   }
+  hooks.liveness_interval = std::chrono::milliseconds(config.launch.heartbeat_ms);
+  hooks.find_hung = [&](const std::vector<ProcessState>& states) {
+    for (const auto& s : states) monitor.update(s.name, s.running, s.restarts);
+    std::vector<std::pair<std::string, std::string>> hung;
+    for (const auto& [name, silent] : monitor.hung()) {
+      monitor.markHung(name);
+      hung.emplace_back(name,
+                        fmt::format("no heartbeat for {:.1f} s (launch.heartbeat_timeout_s {}; before the first "
+                                    "beat launch.rendezvous.timeout_s {})",
+                                    silent, config.launch.heartbeat_timeout_s, config.launch.rendezvous.timeout_s));
+    }
+    write_status();
+    return hung;
+  };
   const LaunchResult result = runLocal(specs, hooks, grace);
+  try {
+    for (const auto& s : monitor.snapshot()) monitor.update(s.name, false, s.restarts);
+    write_status();
+  } catch (const std::exception& e) {
+    log::warn("cannot write {}: {}", status_path, e.what());
+  }
   if (result.exit_code == 0 && result.failed.empty()) {
     log::info("finished{}: summary in {}, metrics in {}",
               result.restarts > 0 ? fmt::format(" after {} restart(s)", result.restarts) : std::string(),
@@ -149,6 +218,105 @@ int runRlhf(const RlhfArgs& args) {
   log::error("rlhf stopped ({} exited with code {}); {}", result.failed.empty() ? "a signal" : result.failed,
              result.exit_code, adviceAfterFailure(result.exit_code));
   return result.exit_code == 0 ? 1 : result.exit_code;
+}
+
+// A command-line argument as the batch script must pass it: the config file (and any override
+// value that names an existing file) made absolute, since sbatch may run it from elsewhere.
+std::string absoluteArgument(const std::string& arg, bool is_config) {
+  if (is_config) return fs::absolute(arg).string();
+  return arg;
+}
+
+std::string rlhfBatchScript(const RlhfArgs& args, const ExperimentConfig& config) {
+  const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
+  SlurmJobPaths paths;
+  paths.gramrl = config.launch.slurm.gramrl.empty() ? selfExecutable() : config.launch.slurm.gramrl;
+  paths.run_dir = run_dir.string();
+  paths.config = (run_dir / "config.yaml").string();
+  paths.supervise_args.push_back(absoluteArgument(args.config, true));
+  for (const auto& o : args.overrides) paths.supervise_args.push_back(absoluteArgument(o, false));
+  // The output directory as the batch script will see it, whatever its working directory.
+  if (!fs::path(config.experiment.output_dir).is_absolute()) {
+    paths.supervise_args.push_back("experiment.output_dir=" + fs::absolute(config.experiment.output_dir).string());
+  }
+  const auto plan = buildSlurmPlan(config, paths.config, paths.run_dir);
+  return renderRlhfBatchScript(config, plan, paths);
+}
+
+// NOTE [Slurm jobs]: writes <run>/slurm-job.sbatch and submits it; with --wait, returns the
+// job's exit code as sbatch --wait reports it.
+int submitRlhfJob(const RlhfArgs& args, const ExperimentConfig& config) {
+  const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
+  std::error_code ec;
+  fs::create_directories(run_dir / "logs", ec);  // the job's --output goes there: it must exist first
+  GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", run_dir.string(), ec.message());
+  const std::string script_path = (run_dir / "slurm-job.sbatch").string();
+  checkpoint::writeFileAtomically(script_path, rlhfBatchScript(args, config));
+  const std::string sbatch = findOnPath("sbatch");
+  GRAMRL_CHECK(!sbatch.empty(), ConfigError,
+               "launch.mode slurm: no sbatch on PATH (run on a Slurm login node, or render the script with "
+               "`gramrl slurm render` and submit it yourself)");
+  const std::string command = fmt::format("'{}' --parsable{} '{}'", sbatch, args.wait ? " --wait" : "", script_path);
+  log::info("submitting {}{}", script_path, args.wait ? " and waiting for the job to end" : "");
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  GRAMRL_CHECK(pipe != nullptr, SystemError, "cannot run sbatch: {}", std::strerror(errno));
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
+    out += buf;
+    if (args.wait && out.find('\n') != std::string::npos && out.size() == std::strlen(buf)) {
+      log::info("submitted job {}; logs in {}; live table: gramrl status {}", out.substr(0, out.find('\n')),
+                (run_dir / "logs").string(), run_dir.string());
+    }
+  }
+  const int status = ::pclose(pipe);
+  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  const std::string job = out.substr(0, out.find_first_of(";\n"));
+  if (!args.wait) {
+    GRAMRL_CHECK(rc == 0, SystemError, "sbatch failed (exit code {}) for {}", rc, script_path);
+    log::info("submitted job {}; logs in {}; live table: gramrl status {}", job, (run_dir / "logs").string(),
+              run_dir.string());
+    std::printf("%s\n", job.c_str());
+    return 0;
+  }
+  if (rc == 0) {
+    log::info("job {} finished: summary in {}", job, (run_dir / "summary.json").string());
+  } else {
+    log::error("job {} ended with exit code {}; see {}/logs/slurm-{}.out", job, rc, run_dir.string(), job);
+  }
+  return rc;
+}
+
+}  // namespace
+
+int runRlhf(const RlhfArgs& args) {
+  log::setIdentity("launch");
+  const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  if (config.launch.mode == "slurm") return submitRlhfJob(args, config);
+  return superviseRlhf(args, false);
+}
+
+int runSlurmSupervise(const RlhfArgs& args) { return superviseRlhf(args, true); }
+
+int runSlurmRender(const RlhfArgs& args) {
+  const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
+  std::fputs(rlhfBatchScript(args, config).c_str(), stdout);
+  return 0;
+}
+
+int runStatus(const std::string& run_dir) {
+  const control::StatusFile status = control::readStatusFile((fs::path(run_dir) / "status.json").string());
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  std::fputs(control::formatStatusTable(status, now).c_str(), stdout);
+  const bool here = status.launcher_host == hostName();
+  if (here && status.launcher_pid > 0 && ::kill(static_cast<pid_t>(status.launcher_pid), 0) != 0 && errno == ESRCH) {
+    std::printf("the launcher (pid %lld) is not running: this is the run's last table\n",
+                static_cast<long long>(status.launcher_pid));
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace gramrl

@@ -7,6 +7,7 @@
 #include "common/collectives/collective.h"
 #include "common/config/config_loader.h"
 #include "common/config/experiment_config.h"
+#include "common/control/heartbeat_sender.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
@@ -77,6 +78,10 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
   log::setIdentity("learner", args.rank);
   const ExperimentConfig config = loadExperimentConfig(args.config);
   log::setLevel(log::parseLevel(config.experiment.log_level));
+  // NOTE [Heartbeats]: step and policy version come from log::setStep / setPolicyVersion.
+  const auto heartbeat = control::HeartbeatSender::fromEnvironment(
+      "learner", args.rank, std::chrono::milliseconds(config.launch.heartbeat_ms));
+  if (heartbeat) heartbeat->setPhase(control::ProcessPhase::kBusy);
   if (config.learner.threads > 0) at::set_num_threads(static_cast<int>(config.learner.threads));
   const at::Device device = resolveDevice(config.learner.device, args.rank);
   GRAMRL_CHECK(config.learner.precision != "bf16" || device.is_cuda(), ConfigError,

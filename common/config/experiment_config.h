@@ -614,11 +614,39 @@ struct TransportOptions {
   }
 };
 
+// One role's component of the heterogeneous Slurm job (NOTE [Slurm jobs] in launch/slurm_script.h).
+// Its task count is the role's process count (learner.ranks, reward.replicas, rollout.actors).
+struct SlurmRoleOptions {
+  int64_t nodes = 0;
+  int64_t cpus_per_task = 1;
+  int64_t gpus_per_task = 0;
+  std::string mem;
+  std::string partition;
+  std::string constraint;
+
+  template <class V>
+  void visit(V& v) {
+    v.field(nodes, "nodes", "Nodes of this component; 0 lets Slurm choose (as few as the tasks fit on).",
+            Range::closed(0, 100000));
+    v.field(cpus_per_task, "cpus_per_task", "CPU cores per process (--cpus-per-task).", Range::closed(1, 4096));
+    v.field(gpus_per_task, "gpus_per_task", "GPUs per process (--gpus-per-task); 0 asks for none.",
+            Range::closed(0, 64));
+    v.field(mem, "mem", "Memory per node (--mem, e.g. 64G); empty: the cluster's default.");
+    v.field(partition, "partition", "Partition of this component; empty: launch.slurm.partition.");
+    v.field(constraint, "constraint", "Node features (--constraint, e.g. a100|h100); empty: none.");
+  }
+};
+
 struct SlurmOptions {
   std::string partition;
   std::string account;
   std::string time_limit = "04:00:00";
   std::vector<std::string> extra_args;
+  std::string gramrl;
+  int64_t stop_signal_s = 120;
+  SlurmRoleOptions learner;
+  SlurmRoleOptions reward;
+  SlurmRoleOptions actors;
 
   template <class V>
   void visit(V& v) {
@@ -626,6 +654,15 @@ struct SlurmOptions {
     v.field(account, "account", "Slurm account; empty means the user's default.");
     v.field(time_limit, "time_limit", "Wall-clock limit of the job (Slurm's --time format).");
     v.field(extra_args, "extra_args", "Extra sbatch arguments, passed through verbatim.");
+    v.field(gramrl, "gramrl",
+            "Path of the gramrl binary on the compute nodes; empty: the path of the binary that renders the job.");
+    v.field(stop_signal_s, "stop_signal_s",
+            "Seconds before the time limit at which Slurm sends SIGTERM (--signal=B:TERM@N), so that the run "
+            "drains and checkpoints before it is killed.",
+            Range::closed(0, 86400));
+    v.section(learner, "learner", "The learner ranks' component (one task per rank).");
+    v.section(reward, "reward", "The reward replicas' component (one task per replica).");
+    v.section(actors, "actors", "The rollout actors' component (one task per actor).");
   }
 };
 
@@ -647,6 +684,7 @@ struct DeviceOptions {
 struct LaunchOptions {
   std::string mode = "local";
   int64_t heartbeat_ms = 1000;
+  int64_t heartbeat_timeout_s = 60;
   int64_t restart_limit = 0;
   int64_t status_interval_s = 10;
   RendezvousOptions rendezvous;
@@ -657,8 +695,13 @@ struct LaunchOptions {
   template <class V>
   void visit(V& v) {
     v.field(mode, "mode", "Where processes run: this machine, or a Slurm job.", Choices{{"local", "slurm"}});
-    v.field(heartbeat_ms, "heartbeat_ms", "Interval of liveness heartbeats to the launcher.",
+    v.field(heartbeat_ms, "heartbeat_ms",
+            "Interval of the heartbeats every process sends the launcher (state, step, policy version).",
             Range::closed(10, 600000));
+    v.field(heartbeat_timeout_s, "heartbeat_timeout_s",
+            "A process that sends no heartbeat for this long is hung: it is killed, then restarted or the run "
+            "stopped as for a dead one. Must exceed launch.heartbeat_ms.",
+            Range::closed(1, 86400));
     v.field(restart_limit, "restart_limit",
             "Restarts of a failed reward replica or rollout actor before the run stops (a failed learner rank "
             "stops the run at once; rerunning the command resumes).",

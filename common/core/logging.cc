@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/core/errors.h"
+#include "common/core/logging_state.h"
 
 namespace gramrl::log {
 namespace {
@@ -52,6 +53,8 @@ void setIdentity(std::string_view role, int64_t id) {
 
 void setStep(int64_t step) { state().step.store(step); }
 void setPolicyVersion(int64_t version) { state().version.store(version); }
+int64_t currentStep() { return state().step.load(); }
+int64_t currentPolicyVersion() { return state().version.load(); }
 void setLevel(Level l) { state().level.store(static_cast<int>(l)); }
 Level level() { return static_cast<Level>(state().level.load()); }
 

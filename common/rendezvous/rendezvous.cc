@@ -2,6 +2,8 @@
 
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include <fmt/core.h>
@@ -131,8 +133,26 @@ std::unique_ptr<Rendezvous> Rendezvous::connect(RendezvousAddress address, std::
 RendezvousAddress Rendezvous::address() const { return impl_->address; }
 bool Rendezvous::isHost() const { return impl_->is_host; }
 
+namespace {
+
+// NOTE [Published endpoints are dialable]: a service bound to every interface (bind_host
+// 0.0.0.0, as a cluster config sets it) reads its endpoint back as tcp://0.0.0.0:PORT, which no
+// peer on another node can dial; the store gets this host's name instead.
+std::string dialableEndpoint(const std::string& endpoint) {
+  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:"}) {
+    const std::string prefix(wildcard);
+    if (endpoint.rfind(prefix, 0) != 0) continue;
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') return endpoint;
+    return "tcp://" + std::string(host) + ":" + endpoint.substr(prefix.size());
+  }
+  return endpoint;
+}
+
+}  // namespace
+
 void Rendezvous::publish(const std::string& role, int64_t index, const std::string& name, const std::string& endpoint) {
-  impl_->setFull(endpointKey(role, index, name), endpoint);
+  impl_->setFull(endpointKey(role, index, name), dialableEndpoint(endpoint));
 }
 
 std::string Rendezvous::lookup(const std::string& role, int64_t index, const std::string& name,

@@ -4,11 +4,15 @@
 // reward replica costs no prompt and none is trained on twice; SIGTERM stops every process and
 // the same command resumes.
 #include <signal.h>
+#include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +23,7 @@
 
 #include "common/checkpoint/checkpoint.h"
 #include "tests/support/files.h"
+#include "tests/support/seed.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -262,6 +267,56 @@ INSTANTIATE_TEST_SUITE_P(
                                      "learner.grpo.loss_aggregation=sequence_sum_norm"}}),
     [](const ::testing::TestParamInfo<AlgorithmCase>& info) { return info.param.name; });
 
+
+// NOTE [Heartbeats]: a stopped (SIGSTOP) actor sends no beats; the launcher finds it hung within
+// launch.heartbeat_timeout_s (plus one check interval), kills it and restarts it, and the run loses
+// no prompt. `gramrl status` shows the table while the run lives and after it.
+TEST_F(RlhfTest, AStoppedActorIsFoundHungByItsMissedHeartbeatsAndRestarted) {
+  const int timeout_s = 3;
+  const Process p = start(gramrlBinary(),
+                          rlhf("hung", {"learner.total_steps=12", "launch.heartbeat_ms=200",
+                                        "launch.heartbeat_timeout_s=" + std::to_string(timeout_s)}),
+                          dir_.file("h.log"));
+  waitFor(runDir("hung") + "/logs/actor-0.log", "batch 2:", p);
+  {
+    const std::string out = dir_.file("status1.txt");
+    ASSERT_EQ(testing::run(gramrlBinary(), {"status", runDir("hung")}, out), 0) << slurp(out);
+    const std::string table = slurp(out);
+    for (const char* name : {"learner-0", "learner-1", "reward-0", "actor-0", "actor-1"}) {
+      EXPECT_NE(table.find(name), std::string::npos) << table;
+    }
+    EXPECT_NE(table.find("busy"), std::string::npos) << table;
+  }
+  const pid_t victim = pidOf("hung", "actor-0");
+  ASSERT_GT(victim, 0);
+  ::kill(victim, SIGSTOP);
+  const auto stopped_at = std::chrono::steady_clock::now();
+  const std::string hung_line = "actor-0 (pid " + std::to_string(victim) + ") is hung";
+  ASSERT_TRUE(testing::waitForText(dir_.file("h.log"), hung_line, -1, std::chrono::seconds(60), kPoll))
+      << slurp(dir_.file("h.log"));
+  const double detected_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
+  std::cout << "actor-0 stopped; found hung after " << detected_s << " s (timeout " << timeout_s << " s)" << std::endl;
+  // Silence counts from the last beat (at most one 0.2 s interval before the stop); the check
+  // runs every 0.2 s; 1 s of slack for a loaded machine.
+  EXPECT_GE(detected_s, timeout_s - 0.3) << slurp(dir_.file("h.log"));
+  EXPECT_LE(detected_s, timeout_s + 1.5) << slurp(dir_.file("h.log"));
+  ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("h.log"));
+  EXPECT_NE(::kill(victim, 0), 0) << "the hung actor outlived the run";
+  EXPECT_NE(slurp(dir_.file("h.log")).find("restarting it"), std::string::npos);
+  expectLedgerExact("hung", 12);
+  // After the run: the last table, with the restart, and exit code 1 (the launcher is gone).
+  const std::string out = dir_.file("status2.txt");
+  EXPECT_EQ(testing::run(gramrlBinary(), {"status", runDir("hung")}, out), 1) << slurp(out);
+  const std::string table = slurp(out);
+  EXPECT_NE(table.find("not running"), std::string::npos) << table;
+  const auto status = nlohmann::json::parse(slurp(runDir("hung") + "/status.json"));
+  int64_t restarts = 0;
+  for (const auto& row : status.at("processes")) {
+    if (row.at("name") == "actor-0") restarts = row.at("restarts").get<int64_t>();
+  }
+  EXPECT_EQ(restarts, 1) << status.dump(1);
+}
+
 // NOTE [Samples do not depend on the actor]: randomness is a function of (seed, prompt id,
 // sample), leases are handed out in prompt order and a step trains on its own prompts, so with
 // max_staleness 0 the number of actors changes nothing but the float32 rounding of the behaviour
@@ -292,6 +347,106 @@ TEST_F(RlhfTest, OneActorAndThreeActorsTrainTheSamePolicy) {
   double worst = 0.0;
   for (const auto& [k, t] : a) worst = std::max(worst, (t - b.at(k)).abs().max().item<double>());
   EXPECT_LT(worst, 1e-4) << "the policies differ by up to " << worst;
+}
+
+// Fault injection (issue 13): one run hit by kill -9 and SIGSTOP of every role at random points,
+// the launcher itself included; whenever the run stops, the same command is run again. Afterwards
+// no prompt is lost or trained on twice, and with max_staleness 0 the final policy equals that of
+// an undisturbed run with the same seeds.
+TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
+  std::mt19937_64 rng(testing::testSeed());
+  const int64_t steps = 16;
+  const std::vector<std::string> common{"learner.total_steps=" + std::to_string(steps),
+                                        "learner.ranks=1",
+                                        "reward.replicas=2",
+                                        "learner.checkpoint.every_steps=1",
+                                        "learner.checkpoint.keep_last=2",
+                                        "launch.heartbeat_ms=200",
+                                        "launch.heartbeat_timeout_s=3",
+                                        "launch.restart_limit=20",
+                                        "launch.status_interval_s=0",
+                                        "learner.tensorboard=false"};
+  ASSERT_EQ(wait(start(gramrlBinary(), rlhf("calm", common), dir_.file("calm.log")), kRunTimeout, kPoll), 0)
+      << slurp(dir_.file("calm.log"));
+
+  struct Fault {
+    std::string process;  // "launcher" or a process name
+    int signal;
+  };
+  std::vector<Fault> faults{{"actor-0", SIGKILL},  {"actor-1", SIGSTOP},   {"reward-0", SIGKILL},
+                            {"reward-1", SIGSTOP}, {"learner-0", SIGKILL}, {"learner-0", SIGSTOP},
+                            {"launcher", SIGKILL}};
+  std::shuffle(faults.begin(), faults.end(), rng);
+  const std::string run = runDir("storm");
+  int attempt = 0;
+  auto launch = [&] {
+    return start(gramrlBinary(), rlhf("storm", common), dir_.file("storm-" + std::to_string(++attempt) + ".log"));
+  };
+  auto steps_done = [&] {
+    std::ifstream in(run + "/metrics.jsonl");
+    int64_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
+    return n;
+  };
+  Process p = launch();
+  int64_t launched_at = 0;
+  size_t applied = 0;
+  for (const Fault& f : faults) {
+    // A random point: 0 or 1 step from now, at least one step after this launch began (so that
+    // processes.json is this launch's), while the run has steps left (7 faults fit in 16 steps).
+    const int64_t target = std::max(launched_at + 1, steps_done() + std::uniform_int_distribution<int>(0, 1)(rng));
+    const auto deadline = std::chrono::steady_clock::now() + kRunTimeout;
+    while (steps_done() < target && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(kPoll);
+    if (steps_done() >= steps - 2 || ::waitpid(p.pid, nullptr, WNOHANG) != 0) break;  // too late for a fault
+    ++applied;
+    pid_t victim = p.pid;
+    std::vector<pid_t> children;
+    for (const auto& proc : nlohmann::json::parse(slurp(run + "/processes.json"))) {
+      children.push_back(proc.at("pid").get<pid_t>());
+      if (proc.at("name") == f.process) victim = proc.at("pid").get<pid_t>();
+    }
+    std::cout << "fault: " << strsignal(f.signal) << " to " << f.process << " (pid " << victim << ") after "
+              << steps_done() << " steps" << std::endl;
+    ::kill(victim, f.signal);
+    const bool stops_the_run = f.process == "launcher" || f.process.rfind("learner", 0) == 0;
+    if (f.signal == SIGSTOP) {
+      // Its missed heartbeats get it killed (NOTE [Heartbeats]); wait for that before the next fault,
+      // so that a stopped process is never left to a dead launcher (it could not act on SIGTERM).
+      bool gone = false;
+      for (int i = 0; i < 600 && !gone; ++i) {
+        gone = ::kill(victim, 0) != 0 ||
+               slurp("/proc/" + std::to_string(victim) + "/stat").find(") Z") != std::string::npos;
+        if (!gone) std::this_thread::sleep_for(kPoll);
+      }
+      EXPECT_TRUE(gone) << f.process << " was stopped and never found hung";
+    }
+    if (!stops_the_run) continue;
+    // The run ends (a dead or hung learner stops it; a dead launcher takes its processes along):
+    // wait for every process of it to be gone, then run the same command again.
+    EXPECT_NE(wait(p, std::chrono::seconds(120), kPoll), 0);
+    for (pid_t c : children) {
+      for (int i = 0; i < 600 && ::kill(c, 0) == 0; ++i) std::this_thread::sleep_for(kPoll);
+      EXPECT_NE(::kill(c, 0), 0) << "process " << c << " outlived its launcher";
+    }
+    launched_at = steps_done();
+    p = launch();
+  }
+  EXPECT_EQ(applied, faults.size()) << "the run ended before every fault was injected";
+  int rc = wait(p, kRunTimeout, kPoll);
+  for (int extra = 0; rc != 0 && extra < 2; ++extra) {  // a fault on the last step may still stop it
+    p = launch();
+    rc = wait(p, kRunTimeout, kPoll);
+  }
+  ASSERT_EQ(rc, 0) << slurp(dir_.file("storm-" + std::to_string(attempt) + ".log"));
+  expectLedgerExact("storm", steps);
+  const std::string last = "/checkpoints/step-000000" + std::to_string(steps) + "/model";
+  const auto a = checkpoint::loadCheckpointDir(runDir("calm") + last);
+  const auto b = checkpoint::loadCheckpointDir(run + last);
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (const auto& [k, t] : a) worst = std::max(worst, (t - b.at(k)).abs().max().item<double>());
+  std::cout << "largest parameter difference from the calm run: " << worst << std::endl;
+  EXPECT_LT(worst, 1e-4) << "the disturbed run's policy differs from the calm run's by up to " << worst;
 }
 
 }  // namespace

@@ -162,5 +162,58 @@ TEST(LocalLauncherTest, SigtermToTheLauncherStopsEveryProcess) {
   EXPECT_EQ(slurp(marker), "stopped\n");
 }
 
+// The liveness hook (NOTE [Heartbeats]): a process it names is SIGKILLed, even when stopped
+// (SIGSTOP), and then restarted like a dead one; past its restarts the run fails with SIGKILL.
+TEST(LocalLauncherTest, AHungProcessIsKilledAndRestarted) {
+  testing::TempDir dir;
+  const std::string starts = dir.file("starts");
+  // Stops itself on its first start (a hang); exits 0 on its second.
+  std::vector<ProcessSpec> specs{
+      shell("stuck", "echo x >> " + starts + "; [ $(wc -l < " + starts + ") -ge 2 ] && exit 0; kill -STOP $$; exit 3",
+            false, 1)};
+  LaunchHooks hooks;
+  hooks.liveness_interval = milliseconds(20);
+  int reported = 0;
+  pid_t first_pid = -1;
+  hooks.on_started = [&](const auto& pids) {
+    if (first_pid < 0) first_pid = pids[0].second;
+  };
+  hooks.find_hung = [&](const std::vector<ProcessState>& states) {
+    std::vector<std::pair<std::string, std::string>> hung;
+    // Hung: the first process, once it is stopped (state T in /proc/PID/stat).
+    if (states[0].running && states[0].pid == first_pid) {
+      const std::string stat = slurp("/proc/" + std::to_string(first_pid) + "/stat");
+      const size_t paren = stat.rfind(')');
+      if (paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'T') {
+        hung.emplace_back("stuck", "stopped");
+        ++reported;
+      }
+    }
+    return hung;
+  };
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, hooks, milliseconds(2000));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(r.restarts, 1);
+  EXPECT_GE(reported, 1);
+  EXPECT_EQ(slurp(starts), "x\nx\n");
+  EXPECT_LT(secondsSince(t0), 10.0);
+}
+
+TEST(LocalLauncherTest, AHungProcessPastItsRestartsFailsTheRun) {
+  std::vector<ProcessSpec> specs{shell("stuck", "sleep 60"), shell("other", "sleep 60", true)};
+  LaunchHooks hooks;
+  hooks.liveness_interval = milliseconds(20);
+  hooks.find_hung = [](const std::vector<ProcessState>&) {
+    return std::vector<std::pair<std::string, std::string>>{{"stuck", "no heartbeat"}};
+  };
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, hooks, milliseconds(2000));
+  EXPECT_EQ(r.failed, "stuck");
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  EXPECT_LT(secondsSince(t0), 10.0);
+}
+
 }  // namespace
 }  // namespace gramrl

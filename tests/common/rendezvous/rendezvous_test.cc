@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <chrono>
 #include <set>
 #include <string>
@@ -40,6 +42,19 @@ TEST(EndpointKey, ValidatesNames) {
   EXPECT_THROW(endpointKey("a/b", 0, "x"), ConfigError);
   EXPECT_THROW(endpointKey("a", -1, "x"), ConfigError);
   EXPECT_THROW(endpointKey("a", 0, "x y"), ConfigError);
+}
+
+// NOTE [Published endpoints are dialable]: a wildcard bind is registered under this host's name.
+TEST(Rendezvous, AWildcardEndpointIsPublishedWithTheHostName) {
+  auto host = Rendezvous::host({"127.0.0.1", 0}, 5s);
+  char name[256] = {};
+  ASSERT_EQ(::gethostname(name, sizeof(name) - 1), 0);
+  host->publish("reward", 0, "zmq", "tcp://0.0.0.0:5555");
+  host->publish("reward", 1, "zmq", "tcp://*:5556");
+  host->publish("reward", 2, "zmq", "tcp://127.0.0.1:5557");
+  EXPECT_EQ(host->lookup("reward", 0, "zmq", 1s), "tcp://" + std::string(name) + ":5555");
+  EXPECT_EQ(host->lookup("reward", 1, "zmq", 1s), "tcp://" + std::string(name) + ":5556");
+  EXPECT_EQ(host->lookup("reward", 2, "zmq", 1s), "tcp://127.0.0.1:5557");
 }
 
 TEST(Rendezvous, HostOnEphemeralPortPublishesAndLooksUp) {
