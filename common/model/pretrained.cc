@@ -91,7 +91,11 @@ std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::Scala
 std::vector<std::string> savePretrained(const Transformer& model, const std::string& dir, uint64_t max_shard_bytes) {
   ModelConfig config = model.config();
   config.torch_dtype = torchDtypeName(model.dtype());
-  return checkpoint::saveCheckpointDir(dir, config, stateDict(model), max_shard_bytes);
+  // Shards follow the parameter (module registration) order, which is transformers' order, so a
+  // sharded save puts each tensor in the shard save_pretrained would.
+  std::vector<std::string> order;
+  for (const auto& item : model.named_parameters()) order.push_back(item.key());
+  return checkpoint::saveCheckpointDir(dir, config, stateDict(model), max_shard_bytes, order);
 }
 
 }  // namespace gramrl
