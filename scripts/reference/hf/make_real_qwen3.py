@@ -17,7 +17,7 @@ The real Qwen3 tokenizer files go next to it, as on the Hub. Writes
                                     over prompt_ids + generated[:-1]
   OUT_DIR/reference.json            {"prompt", "max_new_tokens", "eos_token_ids", "min_top2_gap"}
 tests/integration/real_checkpoint_test.cc (RealCheckpoint.TransformersSavedQwen3*) compares gramrl
-against these. Runs offline: nothing is downloaded. About 1.2 GB on disk, 5 GB of memory at peak.
+against these. Runs offline: nothing is downloaded. About 1.2 GB on disk.
 """
 import gzip
 import json
