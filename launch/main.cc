@@ -412,7 +412,7 @@ void addDataCommands(CLI::App& app, Action& run) {
       "Convert a data set exported with datasets' to_json into pairs, unlabeled pairs, SFT demonstrations "
       "or RLHF prompts (docs/data.md)");
   c->add_option("--from", args->from, "Input format (gramrl data formats lists them)")->required();
-  c->add_option("input", args->input, "JSONL, or one JSON array of rows")->required();
+  c->add_option("input", args->input, "JSONL, or one JSON array of rows; - reads standard input")->required();
   c->add_option("output", args->output, "Output JSONL of --product")->required();
   c->add_option("--product", args->product, "What OUTPUT holds (default: the format's first product)")
       ->check(CLI::IsMember({"pairs", "unlabeled", "sft", "prompts"}));

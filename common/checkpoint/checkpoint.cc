@@ -216,11 +216,20 @@ void saveSafetensorsFile(const std::string& path, const StateDict& tensors) {
   writeShard(path, tensors, names);
 }
 
-std::vector<std::vector<std::string>> planShards(const StateDict& tensors, uint64_t max_shard_bytes) {
+std::vector<std::vector<std::string>> planShards(const StateDict& tensors, uint64_t max_shard_bytes,
+                                                 const std::vector<std::string>& order) {
+  std::vector<std::string> names = order;
+  if (names.empty()) {
+    for (const auto& [name, unused] : tensors) names.push_back(name);
+  }
+  GRAMRL_CHECK(names.size() == tensors.size() && std::set<std::string>(names.begin(), names.end()).size() == names.size(),
+               ConfigError, "shard order: {} names for {} tensors, or a name given twice", names.size(), tensors.size());
   std::vector<std::vector<std::string>> shards(1);
   uint64_t current = 0;
-  for (const auto& [name, tensor] : tensors) {
-    const uint64_t bytes = tensorBytes(tensor);
+  for (const std::string& name : names) {
+    const auto it = tensors.find(name);
+    GRAMRL_CHECK(it != tensors.end(), ConfigError, "shard order names '{}', which is not a tensor to save", name);
+    const uint64_t bytes = tensorBytes(it->second);
     if (!shards.back().empty() && (bytes > max_shard_bytes || current + bytes > max_shard_bytes)) {
       shards.emplace_back();
       current = 0;
@@ -236,7 +245,7 @@ std::string shardFileName(size_t index, size_t count) {
 }
 
 std::vector<std::string> saveCheckpointDir(const std::string& dir, const ModelConfig& config, const StateDict& tensors,
-                                           uint64_t max_shard_bytes) {
+                                           uint64_t max_shard_bytes, const std::vector<std::string>& order) {
   GRAMRL_CHECK(max_shard_bytes > 0, ConfigError, "max_shard_bytes must be positive");
   const std::string config_json = toHfConfigJson(config);  // ConfigError before touching the disk
   for (const auto& [name, tensor] : tensors) toDType(tensor.scalar_type(), name);
@@ -254,7 +263,7 @@ std::vector<std::string> saveCheckpointDir(const std::string& dir, const ModelCo
   std::vector<std::string> written;
   writeFileAtomically((root / kConfigFile).string(), config_json);
   written.push_back(kConfigFile);
-  const std::vector<std::vector<std::string>> plan = planShards(tensors, max_shard_bytes);
+  const std::vector<std::vector<std::string>> plan = planShards(tensors, max_shard_bytes, order);
   if (plan.size() == 1) {
     writeShard((root / kSingleFile).string(), tensors, plan[0]);
     written.push_back(kSingleFile);

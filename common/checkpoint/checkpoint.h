@@ -9,7 +9,7 @@
 // file never changes). Tensors whose bytes are not aligned to their element size (files from
 // writers that do not pad the header, see NOTE [Safetensors layout]) are copied. kRead instead
 // reads every tensor into its own memory with pread.
-// Measured with tests/common/checkpoint/checkpoint_bench.cc (2-core dev VM shared with other
+// Measured with bench/checkpoint_bench.cc (then in tests/; 2-core dev VM shared with other
 // builds, 100 MB of bf16 in 24 tensors, load timed until every byte has been read once, median of
 // 5, four runs): the mapped load itself takes 0.14 ms; load + read runs at 7.2-7.6 GB/s with the
 // file in the page cache (2.4-2.7x the reference, a pread into a reused buffer plus the same pass:
@@ -86,19 +86,23 @@ StateDict loadCheckpointDir(const std::string& dir, const LoadOptions& options =
 // file at a time. Throws DataError for a dtype safetensors cannot hold, SystemError for I/O.
 void saveSafetensorsFile(const std::string& path, const StateDict& tensors);
 
-// Splits names into shards as transformers' save_pretrained does: in StateDict order, a shard is
-// closed when the next tensor would take it past max_shard_bytes; a tensor larger than that gets
-// a shard of its own. Always at least one shard.
-std::vector<std::vector<std::string>> planShards(const StateDict& tensors, uint64_t max_shard_bytes);
+// Splits names into shards as transformers' save_pretrained does: in `order` (the model's
+// parameter order, which is what save_pretrained walks; empty = StateDict order, i.e. by name), a
+// shard is closed when the next tensor would take it past max_shard_bytes; a tensor larger than
+// that gets a shard of its own. Always at least one shard. Throws ConfigError when `order` is not
+// empty and does not name every tensor exactly once.
+std::vector<std::vector<std::string>> planShards(const StateDict& tensors, uint64_t max_shard_bytes,
+                                                 const std::vector<std::string>& order = {});
 
 // Writes a checkpoint directory that transformers' from_pretrained loads: config.json, and
 // model.safetensors (one shard) or model-0000i-of-0000n.safetensors plus
 // model.safetensors.index.json (several). Creates `dir` if needed; every file is written
-// atomically and in the order of NOTE [Saving over a checkpoint]. Returns the file names written.
-// Throws ConfigError for an inconsistent config or max_shard_bytes == 0, DataError for an
-// unsupported dtype, SystemError for I/O.
+// atomically and in the order of NOTE [Saving over a checkpoint]. `order` as for planShards.
+// Returns the file names written. Throws ConfigError for an inconsistent config or
+// max_shard_bytes == 0, DataError for an unsupported dtype, SystemError for I/O.
 std::vector<std::string> saveCheckpointDir(const std::string& dir, const ModelConfig& config, const StateDict& tensors,
-                                           uint64_t max_shard_bytes = kDefaultMaxShardBytes);
+                                           uint64_t max_shard_bytes = kDefaultMaxShardBytes,
+                                           const std::vector<std::string>& order = {});
 
 // "model-00002-of-00003.safetensors" for shard index 1 of 3.
 std::string shardFileName(size_t index, size_t count);

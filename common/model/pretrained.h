@@ -44,7 +44,8 @@ std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::Scala
                                             const PretrainedOptions& options = {});
 
 // Writes config.json (torch_dtype set to the model's dtype) and the parameters as safetensors,
-// sharded past max_shard_bytes, so that loadPretrained and transformers' from_pretrained read
+// sharded past max_shard_bytes in parameter order (each tensor in the shard save_pretrained
+// would give it), so that loadPretrained and transformers' from_pretrained read
 // them back. Returns the file names written.
 std::vector<std::string> savePretrained(const Transformer& model, const std::string& dir,
                                         uint64_t max_shard_bytes = checkpoint::kDefaultMaxShardBytes);

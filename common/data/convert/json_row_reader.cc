@@ -1,12 +1,14 @@
 #include "common/data/convert/json_row_reader.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 
 #include "common/core/errors.h"
 #include "common/data/json_line.h"
-#include "common/data/line_reader.h"
 
 namespace gramrl::data::convert {
 namespace {
@@ -18,41 +20,103 @@ bool isSpace(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 }  // namespace
 
 JsonRowReader::JsonRowReader(const std::string& path, int64_t max_row_bytes)
-    : path_(path), max_row_bytes_(max_row_bytes) {
-  checkInputFile(path, "data convert");
-  in_.open(path, std::ios::binary);
-  GRAMRL_CHECK(in_.is_open(), DataError, "{}: cannot open: {}", path, std::strerror(errno));
+    : path_(path == "-" ? "stdin" : path), max_row_bytes_(max_row_bytes) {
+  // One descriptor for the whole read (NOTE [Piped input]).
+  if (path == "-") {
+    fd_ = STDIN_FILENO;
+  } else {
+    checkInputFile(path, "data convert");
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    GRAMRL_CHECK(fd_ >= 0, DataError, "{}: cannot open: {}", path, std::strerror(errno));
+    owns_fd_ = true;
+  }
   // Skip a UTF-8 byte order mark and whitespace to see whether this is an array.
   int c = get();
   if (c == 0xEF) {
     const int b = get(), d = get();
-    GRAMRL_CHECK(b == 0xBB && d == 0xBF, DataError, "{}:1: not JSON or JSONL (starts with byte 0xEF)", path);
+    GRAMRL_CHECK(b == 0xBB && d == 0xBF, DataError, "{}:1: not JSON or JSONL (starts with byte 0xEF)", path_);
     c = get();
   }
   while (isSpace(c)) c = get();
   array_ = c == '[';
-  if (!array_) {
-    in_.close();
-    lines_ = std::make_unique<LineReader>(path, max_row_bytes);
-    line_ = 0;
+  if (c == -1) {
+    finished_ = true;
+  } else if (!array_) {
+    --pos_;  // the row's first byte: JSONL rows are read from here, through the same buffer
   }
 }
 
-JsonRowReader::~JsonRowReader() = default;
+JsonRowReader::~JsonRowReader() {
+  if (owns_fd_) ::close(fd_);
+}
 
-int JsonRowReader::get() {
-  if (pos_ == buffer_.size()) {
-    buffer_.resize(kChunkBytes);
-    in_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-    const std::streamsize got = in_.gcount();
-    GRAMRL_CHECK(got > 0 || !in_.bad(), SystemError, "{}: read failed", path_);
+bool JsonRowReader::fill() {
+  buffer_.resize(kChunkBytes);
+  for (;;) {
+    const ssize_t got = ::read(fd_, buffer_.data(), buffer_.size());
+    if (got < 0 && errno == EINTR) continue;
+    GRAMRL_CHECK(got >= 0, SystemError, "{}: read failed: {}", path_, std::strerror(errno));
     buffer_.resize(static_cast<size_t>(got));
     pos_ = 0;
-    if (got == 0) return -1;
+    return got > 0;
   }
+}
+
+int JsonRowReader::get() {
+  if (pos_ == buffer_.size() && !fill()) return -1;
   const int c = static_cast<unsigned char>(buffer_[pos_++]);
   if (c == '\n') ++line_;
   return c;
+}
+
+void JsonRowReader::keep(RowText* row, const char* bytes, size_t size) const {
+  if (row->too_long) return;
+  // One extra byte for a JSONL line's "\r", which nextLine strips.
+  if (static_cast<int64_t>(row->text.size() + size) > max_row_bytes_ + (array_ ? 0 : 1)) {
+    row->too_long = true;
+    row->text.clear();
+    row->text.shrink_to_fit();
+    return;
+  }
+  row->text.append(bytes, size);
+}
+
+bool JsonRowReader::nextLine(RowText* row) {
+  while (!finished_) {
+    row->text.clear();
+    row->too_long = false;
+    const int64_t number = line_;
+    bool any = false, newline = false;
+    while (!newline) {
+      if (pos_ == buffer_.size() && !fill()) {
+        finished_ = true;
+        break;
+      }
+      const char* start = buffer_.data() + pos_;
+      const size_t available = buffer_.size() - pos_;
+      const char* end = static_cast<const char*>(std::memchr(start, '\n', available));
+      const size_t take = end ? static_cast<size_t>(end - start) : available;
+      keep(row, start, take);
+      any = any || take > 0;
+      pos_ += take;
+      if (end) {
+        ++pos_;
+        ++line_;
+        newline = true;
+      }
+    }
+    if (!any && !newline) return false;  // the input ended with its last newline
+    if (!row->too_long && !row->text.empty() && row->text.back() == '\r') row->text.pop_back();
+    if (!row->too_long && static_cast<int64_t>(row->text.size()) > max_row_bytes_) {
+      row->too_long = true;
+      row->text.clear();
+    }
+    const bool blank = !row->too_long && row->text.find_first_not_of(" \t\r") == std::string::npos;
+    if (blank) continue;
+    row->source = fmt::format("{}:{}", path_, number);
+    return true;
+  }
+  return false;
 }
 
 void JsonRowReader::failAt(const std::string& what) const {
@@ -62,18 +126,7 @@ void JsonRowReader::failAt(const std::string& what) const {
 bool JsonRowReader::next(RowText* row) {
   row->text.clear();
   row->too_long = false;
-  if (!array_) {
-    Line line;
-    while (lines_->next(&line)) {
-      const bool blank = !line.too_long && line.text.find_first_not_of(" \t\r") == std::string::npos;
-      if (blank) continue;
-      row->text = std::move(line.text);
-      row->too_long = line.too_long;
-      row->source = fmt::format("{}:{}", path_, line.number);
-      return true;
-    }
-    return false;
-  }
+  if (!array_) return nextLine(row);
   if (finished_) return false;
   // Between elements: whitespace, then a comma (or the opening bracket's successor), or ']'.
   int c = get();
@@ -99,15 +152,9 @@ bool JsonRowReader::next(RowText* row) {
   // One element: count brackets outside strings; a scalar element ends at ',' or ']'.
   int depth = 0;
   bool in_string = false, escaped = false;
-  auto keep = [&](int byte) {
-    if (row->too_long) return;
-    if (static_cast<int64_t>(row->text.size()) >= max_row_bytes_) {
-      row->too_long = true;
-      row->text.clear();
-      row->text.shrink_to_fit();
-      return;
-    }
-    row->text.push_back(static_cast<char>(byte));
+  auto keepByte = [&](int byte) {
+    const char b = static_cast<char>(byte);
+    keep(row, &b, 1);
   };
   for (;; c = get()) {
     if (c == -1) failAt("the JSON array ends inside a row (a truncated file?)");
@@ -131,14 +178,14 @@ bool JsonRowReader::next(RowText* row) {
       }
       --depth;
       if (depth == 0) {
-        keep(c);
+        keepByte(c);
         break;
       }
     } else if (c == ',' && depth == 0) {
       --pos_;  // the separator belongs to the next call
       break;
     }
-    keep(c);
+    keepByte(c);
   }
   return true;
 }

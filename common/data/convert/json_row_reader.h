@@ -3,17 +3,21 @@
 // their raw files). The format is found from the first byte that is not whitespace. Rows are
 // streamed: memory is bounded by max_row_bytes whatever the file's size.
 //
-// Threads: one thread per reader. Not copyable. Owns its file.
+// NOTE [Piped input]
+// The input is read once, front to back, through one descriptor, and the bytes read to find the
+// format are the first bytes of the first row: nothing is re-opened or re-read. So a pipe
+// (`cat uf.jsonl | gramrl data convert ... - out.jsonl`, or /dev/stdin, or a FIFO from
+// `<(zcat uf.jsonl.gz)`) converts exactly as the file would. An earlier version peeked at the
+// first 1 MiB through one stream, then re-opened the path for JSONL: on a pipe the peeked bytes
+// cannot be read again, and the line reader (pread, so regular files only) refused it, so piped
+// JSONL failed ("/dev/stdin is not a regular file") while a redirected file worked.
+// The path "-" is standard input, named "stdin" in messages.
+//
+// Threads: one thread per reader. Not copyable. Owns its file descriptor (not standard input's).
 #pragma once
 
 #include <cstdint>
-#include <fstream>
-#include <memory>
 #include <string>
-
-namespace gramrl::data {
-class LineReader;
-}
 
 namespace gramrl::data::convert {
 
@@ -25,7 +29,8 @@ struct RowText {
 
 class JsonRowReader {
  public:
-  // Throws DataError when the file is missing, unreadable or a directory.
+  // `path` "-" reads standard input. Throws DataError when the file is missing, unreadable or a
+  // directory.
   JsonRowReader(const std::string& path, int64_t max_row_bytes);
   ~JsonRowReader();
   JsonRowReader(const JsonRowReader&) = delete;
@@ -40,14 +45,17 @@ class JsonRowReader {
   bool next(RowText* row);
 
  private:
-  int get();  // the next byte or -1 at the end; counts lines
+  bool fill();  // reads the next chunk into buffer_; false at the end of the input
+  int get();    // the next byte or -1 at the end; counts lines
+  bool nextLine(RowText* row);
+  void keep(RowText* row, const char* bytes, size_t size) const;  // appends within max_row_bytes
   [[noreturn]] void failAt(const std::string& what) const;
 
-  std::string path_;
+  std::string path_;  // as named in messages ("stdin" for "-")
+  int fd_ = -1;
+  bool owns_fd_ = false;
   int64_t max_row_bytes_;
   bool array_ = false;
-  std::unique_ptr<LineReader> lines_;  // JSONL
-  std::ifstream in_;                   // array
   std::string buffer_;
   size_t pos_ = 0;
   int64_t line_ = 1;

@@ -139,6 +139,12 @@ TEST(Checkpoint, PlanShardsLikeTransformers) {
   EXPECT_EQ(planShards(s, 79), (Plan{{"a"}, {"b"}, {"c"}, {"d", "e"}}));
   EXPECT_EQ(planShards(s, 1000), (Plan{{"a", "b", "c", "d", "e"}}));
   EXPECT_EQ(planShards({}, 10), (Plan{{}}));
+  // In the model's parameter order (save_pretrained walks the state dict in module order:
+  // "layers.2" before "layers.10"), not by name.
+  EXPECT_EQ(planShards(s, 100, {"d", "a", "c", "e", "b"}), (Plan{{"d", "a"}, {"c"}, {"e", "b"}}));
+  EXPECT_THROW(planShards(s, 100, {"a", "b"}), ConfigError);
+  EXPECT_THROW(planShards(s, 100, {"a", "b", "c", "d", "d"}), ConfigError);
+  EXPECT_THROW(planShards(s, 100, {"a", "b", "c", "d", "x"}), ConfigError);
 }
 
 TEST(Checkpoint, SavingOverACheckpointReplacesItCompletely) {

@@ -2,12 +2,18 @@
 // real field names and nesting, awkward rows: multi-turn, empty answers, ties, non-ASCII, bad
 // rows) against the expected JSONL (tests/data/convert/expected/), byte for byte; the outputs
 // read back with the trainers' readers; the JSON-array reader; the option checks.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fmt/core.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -330,6 +336,138 @@ TEST_F(ConvertTest, ArrayReaderErrors) {
   EXPECT_TRUE(rows[0].too_long);
   EXPECT_FALSE(rows[1].too_long);
   EXPECT_THAT(dataErrorOf([&] { readAll(dir_.path()); }), HasSubstr("is a directory"));
+}
+
+// --- Piped input (NOTE [Piped input]) ---
+
+// Writes `contents` into a FIFO at `path` from its own thread (opening a FIFO blocks until both
+// ends are open); join() after the reader is done.
+class FifoWriter {
+ public:
+  FifoWriter(const std::string& path, std::string contents) {
+    EXPECT_EQ(::mkfifo(path.c_str(), 0600), 0) << path;
+    thread_ = std::thread([path, contents = std::move(contents)] {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return;
+      size_t done = 0;
+      while (done < contents.size()) {
+        const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
+      ::close(fd);
+    });
+  }
+  ~FifoWriter() { join(); }
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
+
+// Rows larger in total than the reader's first read (1 MiB), with blank lines, CRLF, a row
+// that spans chunk boundaries and non-ASCII text.
+std::string manyRows(bool array) {
+  std::string out = array ? "[\n" : "\n";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string pad(i == 1000 ? 70000 : 900, static_cast<char>('a' + i % 26));
+    if (array) out += i > 0 ? ",\n" : "";
+    out += fmt::format("{{\"i\": {}, \"text\": \"{} \u00e9\u4e2d\"}}", i, pad);
+    if (!array) out += i % 7 == 0 ? "\r\n\n" : "\n";
+  }
+  return out + (array ? "]\n" : "");
+}
+
+TEST_F(ConvertTest, ReaderReadsAPipeAsItReadsTheFile) {
+  for (const bool array : {false, true}) {
+    SCOPED_TRACE(array ? "JSON array" : "JSONL");
+    const std::string contents = manyRows(array);
+    ASSERT_GT(contents.size(), 2u << 20);
+    writeFile(dir_.file("rows.json"), contents);
+    const std::vector<RowText> from_file = readAll(dir_.file("rows.json"));
+    ASSERT_EQ(from_file.size(), 3000u);
+    EXPECT_EQ(from_file[2999].text.substr(0, 12), "{\"i\": 2999, ");
+    EXPECT_EQ(from_file[1000].text.size(), 70000u + 29);
+    const std::string fifo = dir_.file(array ? "rows-array.fifo" : "rows.fifo");
+    FifoWriter writer(fifo, contents);
+    const std::vector<RowText> from_pipe = readAll(fifo);
+    writer.join();
+    ASSERT_EQ(from_pipe.size(), from_file.size());
+    for (size_t i = 0; i < from_file.size(); ++i) {
+      ASSERT_EQ(from_pipe[i].text, from_file[i].text) << "row " << i;
+      // The same line numbers, under the pipe's name.
+      ASSERT_EQ(from_pipe[i].source.substr(fifo.size()), from_file[i].source.substr(dir_.file("rows.json").size()));
+    }
+  }
+}
+
+TEST_F(ConvertTest, JsonlLinesKeepTheLineReaderRules) {
+  // Line numbers count blank lines; a final line without "\n" counts; "\r" is stripped and does
+  // not count against the bound; a too-long line is consumed whole.
+  writeFile(dir_.file("l.jsonl"), "\xEF\xBB\xBF\n  {\"a\": 1}\r\n\n{\"b\": \"0123456789\"}\n{}");
+  const std::vector<RowText> rows = readAll(dir_.file("l.jsonl"), 10);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].text, "{\"a\": 1}");  // leading blanks of the first row may go
+  EXPECT_EQ(rows[0].source, dir_.file("l.jsonl") + ":2");
+  EXPECT_TRUE(rows[1].too_long);
+  EXPECT_EQ(rows[1].source, dir_.file("l.jsonl") + ":4");
+  EXPECT_EQ(rows[2].text, "{}");
+  EXPECT_EQ(rows[2].source, dir_.file("l.jsonl") + ":5");
+  writeFile(dir_.file("blank.jsonl"), "\n \n");
+  EXPECT_TRUE(readAll(dir_.file("blank.jsonl")).empty());
+}
+
+TEST_F(ConvertTest, ConvertsFromAFifoAndFromStandardInput) {
+  // The sample converted from a FIFO and from "-" (standard input, a pipe) gives the same bytes
+  // as from the file.
+  const ConvertReport from_file = convertAll("unified-feedback", "unified-feedback.jsonl");
+  const std::string want = readFile(out("unified-feedback", Product::kPairs));
+  ASSERT_FALSE(want.empty());
+  const std::string contents = readFile(input("unified-feedback.jsonl"));
+  ConvertOptions options;
+  options.format = "unified-feedback";
+  options.input = dir_.file("uf.fifo");
+  options.outputs[Product::kPairs] = dir_.file("from-fifo.jsonl");
+  {
+    FifoWriter writer(options.input, contents);
+    const ConvertReport report = convertFile(options);
+    EXPECT_EQ(report.rows, from_file.rows);
+    EXPECT_EQ(report.bad_rows, from_file.bad_rows);
+  }
+  EXPECT_EQ(readFile(dir_.file("from-fifo.jsonl")), want);
+
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const int saved_stdin = ::dup(STDIN_FILENO);
+  ASSERT_GE(saved_stdin, 0);
+  ASSERT_EQ(::dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+  ::close(fds[0]);
+  std::thread feed([&] {
+    size_t done = 0;
+    while (done < contents.size()) {
+      const ssize_t n = ::write(fds[1], contents.data() + done, contents.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fds[1]);
+  });
+  options.input = "-";
+  options.outputs[Product::kPairs] = dir_.file("from-stdin.jsonl");
+  ConvertReport report;
+  try {
+    report = convertFile(options);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  feed.join();
+  ::dup2(saved_stdin, STDIN_FILENO);
+  ::close(saved_stdin);
+  EXPECT_EQ(readFile(dir_.file("from-stdin.jsonl")), want);
+  EXPECT_EQ(report.bad_rows, from_file.bad_rows);
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_THAT(report.problems.front(), ::testing::StartsWith("stdin:"));
 }
 
 TEST_F(ConvertTest, EveryConverterIsListedOnce) {

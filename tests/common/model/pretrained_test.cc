@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -52,19 +53,35 @@ TEST(Pretrained, SaveThenLoadRoundTripsBitExactly) {
 // Issue 15: a checkpoint with a NaN or infinite weight is refused at load, naming the tensor.
 TEST(Pretrained, NonFiniteWeightsAreRefusedAtLoad) {
   torch::NoGradGuard no_grad;
-  for (const float bad : {std::nanf(""), -INFINITY}) {
-    TempDir dir;
-    auto model = makeModel(smallConfig("qwen2"), 33, at::kFloat);
-    model->named_parameters()["model.norm.weight"][1] = bad;
-    savePretrained(*model, dir.path());
-    try {
-      loadPretrained(dir.path(), at::kFloat, at::kCPU);
-      FAIL() << "expected a DataError";
-    } catch (const DataError& e) {
-      EXPECT_NE(std::string(e.what()).find("tensor model.norm.weight holds NaN or infinite values"), std::string::npos)
-          << e.what();
+  // Every saved dtype (the check reads the raw exponent bits: NOTE [Finite check of loaded
+  // weights]), a bad value first in a small tensor and last in the largest one.
+  for (const at::ScalarType dtype : {at::kFloat, at::kBFloat16, at::kHalf, at::kDouble}) {
+    for (const float bad : {std::nanf(""), -INFINITY, INFINITY}) {
+      for (const char* name : {"model.norm.weight", "model.embed_tokens.weight"}) {
+        SCOPED_TRACE(fmt::format("{} {} in {}", c10::toString(dtype), bad, name));
+        TempDir dir;
+        auto model = makeModel(smallConfig("qwen2"), 33, dtype);
+        at::Tensor param = model->named_parameters()[name];
+        param.view(-1)[std::string(name) == "model.norm.weight" ? 1 : param.numel() - 1] = bad;
+        savePretrained(*model, dir.path());
+        try {
+          loadPretrained(dir.path(), at::kFloat, at::kCPU);
+          FAIL() << "expected a DataError";
+        } catch (const DataError& e) {
+          EXPECT_NE(std::string(e.what()).find(fmt::format("tensor {} holds NaN or infinite values", name)),
+                    std::string::npos)
+              << e.what();
+        }
+      }
     }
   }
+  // The largest finite values are finite.
+  TempDir dir;
+  auto model = makeModel(smallConfig("qwen2"), 33, at::kBFloat16);
+  model->named_parameters()["model.norm.weight"][0] = -3.3895313892515355e38;  // bf16's lowest
+  model->named_parameters()["model.norm.weight"][1] = 3.3895313892515355e38;   // and largest
+  savePretrained(*model, dir.path());
+  EXPECT_NO_THROW(loadPretrained(dir.path(), at::kBFloat16, at::kCPU));
 }
 
 TEST(Pretrained, ShardedSaveAndDtypeConversion) {

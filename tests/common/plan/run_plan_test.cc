@@ -153,24 +153,48 @@ ModelConfig qwen3_4b() {
   return m;
 }
 
+// meta-llama/Llama-3.2-3B-Instruct's config.json: tied embeddings, 24 query heads of 128.
+ModelConfig llama32_3b() {
+  ModelConfig m = llama31_8b();
+  m.hidden_size = 3072;
+  m.intermediate_size = 8192;
+  m.num_hidden_layers = 28;
+  m.num_attention_heads = 24;
+  m.tie_word_embeddings = true;
+  return m;
+}
+
 // Every shipped recipe plans (with the published config.json of the model its path names). What
-// they need is printed for docs/recipes.md; none of the paper-scale GRAM recipes fits an 80 GiB
-// GPU with today's trainer (full fp32 replicas per rank, no activation recomputation).
+// they need is printed for docs/recipes.md; the 8B and 4B GRAM recipes do not fit an 80 GiB GPU
+// with today's trainer (full fp32 replicas per rank, no activation recomputation), the 3B ones do.
 TEST(RunPlan, ShippedRecipesPlan) {
   int planned = 0;
   for (const auto& entry : std::filesystem::directory_iterator(std::string(GRAMRL_SOURCE_DIR) + "/configs/recipes")) {
     SCOPED_TRACE(entry.path().string());
+    const std::string name = entry.path().filename().string();
     const ExperimentConfig config = loadExperimentConfig(entry.path().string());
     const RunPlan plan = planRun(config, [](const std::string& model) {
-      return model.find("qwen3-4b") != std::string::npos || model.find("Qwen3-4B") != std::string::npos ? qwen3_4b()
-                                                                                                        : llama31_8b();
+      auto has = [&](const char* what) { return model.find(what) != std::string::npos; };
+      if (has("qwen3-4b") || has("Qwen3-4B")) return qwen3_4b();
+      if (has("llama3.2-3b") || has("Llama-3.2-3B")) return llama32_3b();
+      return llama31_8b();
     });
-    std::cout << entry.path().filename().string() << ": " << plan.processes[0].total() / kGiB << " GiB per rank, "
-              << plan.train_seconds / 3600 << " h\n";
+    std::cout << name << ": " << plan.processes[0].total() / kGiB << " GiB per rank, " << plan.train_seconds / 3600
+              << " h\n";
+    EXPECT_GT(plan.train_seconds, 0);
+    if (name.find("llama3.2-3b") != std::string::npos) {
+      EXPECT_TRUE(plan.fits) << "the 3B recipes are sized to fit an 80 GiB H100 at micro-batch 1";
+      EXPECT_LT(plan.processes[0].total() / kGiB, 80);
+    }
     ++planned;
   }
-  EXPECT_EQ(planned, 5);
+  EXPECT_EQ(planned, 7);
   EXPECT_EQ(parameterCount(qwen3_4b()), 4022468096);
+  // Llama-3.2-3B: embeddings 128256 x 3072 = 394,002,432 (tied: once); per layer q, o 2 x 3072^2
+  // + k, v 2 x 3072 x 1024 + MLP 3 x 3072 x 8192 + 2 norms x 3072 = 18,874,368 + 6,291,456 +
+  // 75,497,472 + 6,144 = 100,669,440; x 28 = 2,818,744,320; + final norm 3,072: 3,212,749,824
+  // (the published 3.21B).
+  EXPECT_EQ(parameterCount(llama32_3b()), 3212749824);
 }
 
 TEST(RunPlan, BuiltinModelsAreNotPlanned) {
