@@ -188,7 +188,7 @@ TEST(RunPlan, ShippedRecipesPlan) {
     }
     ++planned;
   }
-  EXPECT_EQ(planned, 7);
+  EXPECT_EQ(planned, 8);
   EXPECT_EQ(parameterCount(qwen3_4b()), 4022468096);
   // Llama-3.2-3B: embeddings 128256 x 3072 = 394,002,432 (tied: once); per layer q, o 2 x 3072^2
   // + k, v 2 x 3072 x 1024 + MLP 3 x 3072 x 8192 + 2 norms x 3072 = 18,874,368 + 6,291,456 +
