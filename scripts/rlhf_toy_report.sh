@@ -62,10 +62,11 @@ final() { jq -r ".final_metrics[\"$2\"]" "$OUT/runs/$1/summary.json"; }
       for what in gold-id gold-ood win-id win-ood kl; do
         v=$(for s in $SEEDS; do
           name=$algorithm-$rm-s$s
+          # A run that has not finished yet (the script resumes) leaves its cell empty.
           case $what in
-            gold-*) [ -f "$E/$name-${what#gold-}.jsonl" ] && gold "$E/$name-${what#gold-}.jsonl" ;;
-            win-*) [ -f "$E/$name-${what#win-}.jsonl" ] && win "$E/$name-${what#win-}.jsonl" "$E/sft-${what#win-}.jsonl" ;;
-            kl) [ -f "$OUT/runs/$name/summary.json" ] && final "$name" kl/per_token ;;
+            gold-*) if [ -f "$E/$name-${what#gold-}.jsonl" ]; then gold "$E/$name-${what#gold-}.jsonl"; fi ;;
+            win-*) if [ -f "$E/$name-${what#win-}.jsonl" ]; then win "$E/$name-${what#win-}.jsonl" "$E/sft-${what#win-}.jsonl"; fi ;;
+            kl) if [ -f "$OUT/runs/$name/summary.json" ]; then final "$name" kl/per_token; fi ;;
           esac
         done | mean)
         cols+=("$v")
@@ -103,7 +104,7 @@ for algorithm in $ALGORITHMS; do
   for rm in $REWARDS; do
     for s in $SEEDS; do
       f=$OUT/runs/$algorithm-$rm-s$s/metrics.jsonl
-      [ -f "$f" ] && jq -r 'select(has("reward/gold")) | "\(.step) \(.["reward/gold"]) \(.["kl/per_token"])"' "$f"
+      if [ -f "$f" ]; then jq -r 'select(has("reward/gold")) | "\(.step) \(.["reward/gold"]) \(.["kl/per_token"])"' "$f"; fi
     done | sort -n -k1,1 | awk '{ w = int(($1 - 1) / 5); g[w] += $2; k[w] += $3; n[w]++ }
       END { for (w in n) printf "%d %f %f\n", w * 5 + 3, g[w] / n[w], k[w] / n[w] }' | sort -n >"$TMP/$algorithm-$rm.dat"
   done
@@ -123,23 +124,23 @@ plots() { # COLUMNS -> one panel per algorithm
 }
 n_alg=$(echo "$ALGORITHMS" | wc -w)
 gnuplot <<GP
-set terminal pngcairo size $((520 * n_alg)),420 font "sans,9"
+set terminal pngcairo size $((520 * n_alg)),500 font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-steps.png"
 set multiplot layout 1,$n_alg
 set xlabel "RLHF step (5-step windows)"
 set ylabel "gold score of the training samples"
-set key top left
+set key below
 set grid
 $(plots 1:2)
 unset multiplot
 GP
 gnuplot <<GP
-set terminal pngcairo size $((520 * n_alg)),420 font "sans,9"
+set terminal pngcairo size $((520 * n_alg)),500 font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-kl.png"
 set multiplot layout 1,$n_alg
 set xlabel "KL per token to the SFT policy"
 set ylabel "gold score of the training samples"
-set key top left
+set key below
 set grid
 $(plots 3:2)
 unset multiplot
