@@ -168,9 +168,10 @@ int main(int argc, char** argv) {
     largest = std::max<size_t>(largest, entry.file_size());
   }
   std::sort(files.begin(), files.end());
-  std::printf("checkpoint_bench: %s\n  %s: %zu files, %.1f MB, %zu tensors; median of %d runs; MB/s = file bytes / 1e6 "
-              "/ seconds; ratio = load time / reference time\n",
-              what.c_str(), dir.c_str(), files.size(), bytes / 1e6, saved.size(), runs);
+  std::printf(
+      "checkpoint_bench: %s\n  %s: %zu files, %.1f MB, %zu tensors; median of %d runs; MB/s = file bytes / 1e6 "
+      "/ seconds; ratio = load time / reference time\n",
+      what.c_str(), dir.c_str(), files.size(), bytes / 1e6, saved.size(), runs);
   std::printf("  %-52s %8.0f MB/s\n", "save (write + fsync + rename)", bytes / 1e6 / save_s);
 
   // References: read every file once into a reused buffer and look at every byte.
@@ -183,8 +184,10 @@ int main(int argc, char** argv) {
       sink ^= xorWords(buffer.data(), f.size());
     }
   };
-  const double read_warm_s = medianSeconds(runs, [] {}, readAll);
-  const double read_cold_s = medianSeconds(runs, [&] { evict(files); }, readAll);
+  const double read_warm_s = medianSeconds(
+      runs, [] {}, readAll);
+  const double read_cold_s = medianSeconds(
+      runs, [&] { evict(files); }, readAll);
 
   bool ok = true;
   auto loadAndTouch = [&](LoadMode mode) {
@@ -193,7 +196,8 @@ int main(int argc, char** argv) {
     const StateDict loaded = loadCheckpointDir(dir, options);
     ok = ok && checksum(loaded) == expected;
   };
-  const double map_only_s = medianSeconds(runs, [] {}, [&] { const StateDict loaded = loadCheckpointDir(dir); });
+  const double map_only_s = medianSeconds(
+      runs, [] {}, [&] { const StateDict loaded = loadCheckpointDir(dir); });
   struct Row {
     std::string what;
     double seconds, reference_s;
@@ -217,8 +221,9 @@ int main(int argc, char** argv) {
         StateDict back = gramrl::stateDict(*loaded);
         for (auto& [name, t] : back) t = t.to(at::kBFloat16);
         ok = ok && checksum(back) == expected;
-        rows.push_back({fmt::format("loadPretrained into a {} model, {}", dtype == at::kFloat ? "float32" : "bf16", cache),
-                        s, ref});
+        rows.push_back(
+            {fmt::format("loadPretrained into a {} model, {}", dtype == at::kFloat ? "float32" : "bf16", cache), s,
+             ref});
       }
     }
   }

@@ -40,20 +40,30 @@ double seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock
 
 int main(int argc, char** argv) {
   std::string preset = "toy";
-  int64_t prompts = 16, samples = 4, prompt_len = 32, response_len = 32, micro = 16, epochs = 2, mini = 2,
-          steps = 3, threads = 1;
+  int64_t prompts = 16, samples = 4, prompt_len = 32, response_len = 32, micro = 16, epochs = 2, mini = 2, steps = 3,
+          threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--preset") preset = v;
-    else if (k == "--prompts") prompts = std::stoll(v);
-    else if (k == "--samples") samples = std::stoll(v);
-    else if (k == "--prompt-len") prompt_len = std::stoll(v);
-    else if (k == "--response-len") response_len = std::stoll(v);
-    else if (k == "--micro") micro = std::stoll(v);
-    else if (k == "--epochs") epochs = std::stoll(v);
-    else if (k == "--mini-batches") mini = std::stoll(v);
-    else if (k == "--steps") steps = std::stoll(v);
-    else if (k == "--threads") threads = std::stoll(v);
+    if (k == "--preset")
+      preset = v;
+    else if (k == "--prompts")
+      prompts = std::stoll(v);
+    else if (k == "--samples")
+      samples = std::stoll(v);
+    else if (k == "--prompt-len")
+      prompt_len = std::stoll(v);
+    else if (k == "--response-len")
+      response_len = std::stoll(v);
+    else if (k == "--micro")
+      micro = std::stoll(v);
+    else if (k == "--epochs")
+      epochs = std::stoll(v);
+    else if (k == "--mini-batches")
+      mini = std::stoll(v);
+    else if (k == "--steps")
+      steps = std::stoll(v);
+    else if (k == "--threads")
+      threads = std::stoll(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -146,11 +156,12 @@ int main(int argc, char** argv) {
     train_critic = std::min(train_critic, trainFloor(true));
   }
 
-  std::printf("# ppo_phase_bench: builtin:%s, %lld prompts x %lld samples, prompt %lld + response %lld tokens, "
-              "micro-batch %lld, %lld epochs x %lld mini-batches, %lld thread(s)\n",
-              preset.c_str(), static_cast<long long>(prompts), static_cast<long long>(samples),
-              static_cast<long long>(prompt_len), static_cast<long long>(response_len), static_cast<long long>(micro),
-              static_cast<long long>(epochs), static_cast<long long>(mini), static_cast<long long>(threads));
+  std::printf(
+      "# ppo_phase_bench: builtin:%s, %lld prompts x %lld samples, prompt %lld + response %lld tokens, "
+      "micro-batch %lld, %lld epochs x %lld mini-batches, %lld thread(s)\n",
+      preset.c_str(), static_cast<long long>(prompts), static_cast<long long>(samples),
+      static_cast<long long>(prompt_len), static_cast<long long>(response_len), static_cast<long long>(micro),
+      static_cast<long long>(epochs), static_cast<long long>(mini), static_cast<long long>(threads));
   std::printf("# floors (best of 3): forward %.3f s, policy forward+backward %.3f s, critic forward+backward %.3f s\n",
               fwd, train, train_critic);
   std::printf("| step | experience s | ratio | policy update s | ratio | critic update s | ratio | updates |\n");

@@ -25,7 +25,7 @@ struct Trajectory {
   std::vector<int32_t> response;
   std::vector<float> behaviour_logprobs;  // one per response token (NOTE [Which log-prob] in sampling.h)
   float reward = 0.0f;
-  float gold = 0.0f;     // the world's gold score, NaN when the prompt has none
+  float gold = 0.0f;  // the world's gold score, NaN when the prompt has none
   // The reward of the prompt's greedy response (ReMax's baseline), NaN when not scored.
   float baseline_reward = std::numeric_limits<float>::quiet_NaN();
   bool stopped = false;  // ended with a stop token (else max_new_tokens)

@@ -222,8 +222,9 @@ std::vector<std::vector<std::string>> planShards(const StateDict& tensors, uint6
   if (names.empty()) {
     for (const auto& [name, unused] : tensors) names.push_back(name);
   }
-  GRAMRL_CHECK(names.size() == tensors.size() && std::set<std::string>(names.begin(), names.end()).size() == names.size(),
-               ConfigError, "shard order: {} names for {} tensors, or a name given twice", names.size(), tensors.size());
+  GRAMRL_CHECK(
+      names.size() == tensors.size() && std::set<std::string>(names.begin(), names.end()).size() == names.size(),
+      ConfigError, "shard order: {} names for {} tensors, or a name given twice", names.size(), tensors.size());
   std::vector<std::vector<std::string>> shards(1);
   uint64_t current = 0;
   for (const std::string& name : names) {

@@ -18,7 +18,6 @@ double gib(double bytes) { return bytes / kGiB; }
 bool trainsRewardModel(const std::string& algorithm) {
   return algorithm == "gram_pretrain" || algorithm == "gram_finetune" || algorithm == "bradley_terry";
 }
-bool isOnline(const std::string& algorithm) { return isOnlineAlgorithm(algorithm); }
 
 ModelConfig loadShape(const std::string& model, const std::function<ModelConfig(const std::string&)>& model_config,
                       const char* key) {
@@ -130,8 +129,9 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
   }
   const double kl = algorithm == "ppo" ? learner.ppo.kl_coef : learner.grpo.kl_coef;
   if (algorithm == "online_dpo") {
-    rank.items.push_back({"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference_model"});
-  } else if (isOnline(algorithm) && kl > 0) {
+    rank.items.push_back(
+        {"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference_model"});
+  } else if (isOnlineAlgorithm(algorithm) && kl > 0) {
     rank.items.push_back({"KL reference model (fp32)", 4 * p, fmt::format("4 x {}", p), ""});
   }
   if (algorithm == "ppo") {
@@ -145,7 +145,7 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
   rank.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
   plan.processes.push_back(rank);
 
-  if (isOnline(algorithm)) {
+  if (isOnlineAlgorithm(algorithm)) {
     const RolloutOptions& rollout = config.rollout;
     const double tokens = static_cast<double>(rollout.batch_size * rollout.samples_per_prompt) * static_cast<double>(s);
     const double kv_per_token =

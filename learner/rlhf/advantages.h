@@ -128,7 +128,7 @@ std::vector<double> shapeWithoutUpdate(const std::vector<double>& rewards, const
 // From the n samples of a prompt: chosen = the highest reward, rejected = the lowest, the lower
 // index winning ties on both ends; no pair when every reward is equal (no preference to learn).
 struct ResponsePair {
-  int64_t chosen = 0;    // index into the rewards
+  int64_t chosen = 0;  // index into the rewards
   int64_t rejected = 0;
 };
 std::vector<std::optional<ResponsePair>> selectPairs(const std::vector<double>& rewards, int64_t group_size);

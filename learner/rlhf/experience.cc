@@ -17,9 +17,12 @@ namespace {
 constexpr struct {
   Algorithm algorithm;
   const char* name;
-} kAlgorithms[] = {{Algorithm::kPpo, "ppo"},     {Algorithm::kGrpo, "grpo"},
-                   {Algorithm::kRloo, "rloo"},   {Algorithm::kRemax, "remax"},
-                   {Algorithm::kReinforcePp, "reinforce_pp"}, {Algorithm::kOnlineDpo, "online_dpo"}};
+} kAlgorithms[] = {{Algorithm::kPpo, "ppo"},
+                   {Algorithm::kGrpo, "grpo"},
+                   {Algorithm::kRloo, "rloo"},
+                   {Algorithm::kRemax, "remax"},
+                   {Algorithm::kReinforcePp, "reinforce_pp"},
+                   {Algorithm::kOnlineDpo, "online_dpo"}};
 
 // Runs `fn(indices)` over [0, n) in chunks of `rows`.
 template <class Fn>
@@ -120,10 +123,7 @@ at::Tensor nextTokenLogProbs(const Transformer& model, const SequenceBatch& batc
 
 ExperienceMaker::ExperienceMaker(std::shared_ptr<Transformer> policy, std::shared_ptr<Transformer> reference,
                                  std::shared_ptr<Transformer> critic, ExperienceSettings settings)
-    : policy_(std::move(policy)),
-      reference_(std::move(reference)),
-      critic_(std::move(critic)),
-      settings_(settings) {
+    : policy_(std::move(policy)), reference_(std::move(reference)), critic_(std::move(critic)), settings_(settings) {
   GRAMRL_ASSERT(settings_.group_size >= 1);
   GRAMRL_ASSERT(settings_.algorithm != Algorithm::kPpo || critic_ != nullptr, "ppo needs a critic");
   GRAMRL_ASSERT(settings_.algorithm != Algorithm::kOnlineDpo || reference_ != nullptr, "online DPO needs a reference");
@@ -179,9 +179,8 @@ Experience ExperienceMaker::make(std::vector<Trajectory> samples, std::vector<do
     for (size_t i = 0; i < n; ++i) {
       e.is_weight[i].resize(e.old_logp[i].size());
       for (size_t j = 0; j < e.old_logp[i].size(); ++j) {
-        e.is_weight[i][j] = static_cast<float>(
-            std::min(std::exp(static_cast<double>(e.old_logp[i][j]) - e.samples[i].behaviour_logprobs[j]),
-                     s.importance_cap));
+        e.is_weight[i][j] = static_cast<float>(std::min(
+            std::exp(static_cast<double>(e.old_logp[i][j]) - e.samples[i].behaviour_logprobs[j]), s.importance_cap));
       }
     }
   } else {

@@ -56,20 +56,19 @@ struct ExperienceSettings {
 struct Experience {
   std::vector<Trajectory> samples;
   int64_t version = 0;
-  std::vector<double> scores;                  // the shaped rewards (NOTE [Reward shaping]), KL not subtracted
-  std::vector<double> rewards;                 // what the advantages start from: scores minus the KL when in the reward
-  std::vector<double> kl;                      // per sample: summed KL estimate of the behaviour policy to the reference
-  std::vector<std::vector<float>> ref_logp;    // per token; empty rows without a reference
-  std::vector<std::vector<float>> old_logp;    // the proximal log-probs of the surrogate
-  std::vector<std::vector<float>> is_weight;   // truncated importance weights (1 on-policy)
+  std::vector<double> scores;                 // the shaped rewards (NOTE [Reward shaping]), KL not subtracted
+  std::vector<double> rewards;                // what the advantages start from: scores minus the KL when in the reward
+  std::vector<double> kl;                     // per sample: summed KL estimate of the behaviour policy to the reference
+  std::vector<std::vector<float>> ref_logp;   // per token; empty rows without a reference
+  std::vector<std::vector<float>> old_logp;   // the proximal log-probs of the surrogate
+  std::vector<std::vector<float>> is_weight;  // truncated importance weights (1 on-policy)
   std::vector<std::vector<float>> advantages;  // per token
   std::vector<std::vector<float>> returns;     // ppo: the critic's targets
   std::vector<std::vector<float>> old_values;  // ppo: the critic's values when the experience was made
 };
 
 // Indices into a step's samples (NOTE [Which samples a rank trains on]).
-std::vector<int64_t> localSampleIndices(int64_t prompts, int64_t group_size, int64_t mini_batches, int rank,
-                                        int world);
+std::vector<int64_t> localSampleIndices(int64_t prompts, int64_t group_size, int64_t mini_batches, int rank, int world);
 
 class ExperienceMaker {
  public:

@@ -158,7 +158,11 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
   policy_module_ = std::make_unique<TrainedModule>("policy", policy_, policyModuleOptions(l));
   if (ppo) {
     const std::string source = l.ppo.critic_model.empty() ? config.policy.model : l.ppo.critic_model;
-    critic_ = loadPretrained(source, torch::kFloat, device, PretrainedOptions{seed, true});
+    try {
+      critic_ = loadPretrained(source, torch::kFloat, device, PretrainedOptions{seed, true});
+    } catch (const DataError& e) {
+      throw DataError(fmt::format("learner.ppo.critic_model (empty: policy.model) {}: {}", source, e.what()));
+    }
     GRAMRL_CHECK(critic_->config().vocab_size == policy_->config().vocab_size, ConfigError,
                  "learner.ppo.critic_model {} has a vocabulary of {} tokens, the policy {}: the critic reads the "
                  "policy's token ids",
@@ -207,8 +211,8 @@ StepReport OnlineAlgorithm::step(const std::vector<Trajectory>& samples, int64_t
     baselines = shapeWithoutUpdate(raw_baselines, shaping_, moments_);
   }
 
-  const std::vector<int64_t> local = localSampleIndices(prompts_per_step_, n, mini_batches_, collective.rank(),
-                                                        collective.worldSize());
+  const std::vector<int64_t> local =
+      localSampleIndices(prompts_per_step_, n, mini_batches_, collective.rank(), collective.worldSize());
   std::vector<Trajectory> mine;
   std::vector<double> my_scores;
   std::vector<double> my_baselines;
@@ -218,8 +222,8 @@ StepReport OnlineAlgorithm::step(const std::vector<Trajectory>& samples, int64_t
     if (!baselines.empty()) my_baselines.push_back(baselines[static_cast<size_t>(i)]);
   }
   const auto t_exp = Clock::now();
-  experience_ = maker_->make(std::move(mine), std::move(my_scores), std::move(my_baselines), step, kl_.coef(),
-                             collective);
+  experience_ =
+      maker_->make(std::move(mine), std::move(my_scores), std::move(my_baselines), step, kl_.coef(), collective);
   report.experience_s = secondsSince(t_exp);
   report.experience = maker_->metrics(experience_);
 
@@ -301,8 +305,8 @@ StepReport OnlineAlgorithm::step(const std::vector<Trajectory>& samples, int64_t
     // The adaptive coefficient follows the global mean KL per sequence.
     double kl_sum = 0.0;
     for (double k : experience_.kl) kl_sum += k;
-    const auto g = collective.allreduceSum(
-        std::vector<double>{kl_sum, static_cast<double>(experience_.samples.size())});
+    const auto g =
+        collective.allreduceSum(std::vector<double>{kl_sum, static_cast<double>(experience_.samples.size())});
     kl_.update(g[1] > 0 ? g[0] / g[1] : 0.0, static_cast<int64_t>(g[1]));
   }
   return report;

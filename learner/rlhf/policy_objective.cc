@@ -25,9 +25,7 @@ PolicyObjective::PolicyObjective(std::shared_ptr<Transformer> policy, std::share
   GRAMRL_ASSERT(reference_ != nullptr || settings_.kl_coef == 0.0, "a KL penalty needs a reference model");
 }
 
-int64_t PolicyObjective::size() const {
-  return experience_ ? static_cast<int64_t>(experience_->samples.size()) : 0;
-}
+int64_t PolicyObjective::size() const { return experience_ ? static_cast<int64_t>(experience_->samples.size()) : 0; }
 
 double PolicyObjective::normaliser(const std::vector<int64_t>& indices) {
   if (settings_.aggregation != LossAggregation::kTokenMean) return static_cast<double>(indices.size());
@@ -42,8 +40,8 @@ ObjectiveOutput PolicyObjective::forward(const std::vector<int64_t>& indices) {
   const at::Device device = policy_->device();
   const SequenceBatch batch = sampleBatch(e.samples, indices, settings_.pad_id, device);
   at::Tensor hidden;
-  const at::Tensor logp = nextTokenLogProbs(*policy_, batch, settings_.temperature,
-                                            settings_.entropy_coef > 0 ? &hidden : nullptr);
+  const at::Tensor logp =
+      nextTokenLogProbs(*policy_, batch, settings_.temperature, settings_.entropy_coef > 0 ? &hidden : nullptr);
   const int64_t width = logp.size(1);
   const at::Tensor mask = batch.target_mask.to(torch::kFloat);
   const at::Tensor old = scatterResponse(e.samples, indices, e.old_logp, width, device);
@@ -114,8 +112,8 @@ ObjectiveOutput ValueObjective::forward(const std::vector<int64_t>& indices) {
   return out;
 }
 
-OnlineDpoObjective::OnlineDpoObjective(std::shared_ptr<Transformer> policy, DpoLossOptions options,
-                                       int64_t group_size, int64_t pad_id)
+OnlineDpoObjective::OnlineDpoObjective(std::shared_ptr<Transformer> policy, DpoLossOptions options, int64_t group_size,
+                                       int64_t pad_id)
     : policy_(std::move(policy)), options_(std::move(options)), group_size_(group_size), pad_id_(pad_id) {}
 
 void OnlineDpoObjective::setExperience(const Experience* experience) {

@@ -8,9 +8,9 @@
 
 #include "common/core/errors.h"
 #include "reward/backends/bradley_terry_backend.h"
-#include "reward/backends/likelihood_backend.h"
 #include "reward/backends/composite_backend.h"
 #include "reward/backends/gram_backend.h"
+#include "reward/backends/likelihood_backend.h"
 #include "reward/backends/reward_model_loader.h"
 #include "reward/backends/rule_backend.h"
 

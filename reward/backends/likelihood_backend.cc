@@ -9,8 +9,7 @@
 
 namespace gramrl::reward {
 
-LikelihoodBackend::LikelihoodBackend(const RewardOptions& options, c10::Device device)
-    : model_source_(options.model) {
+LikelihoodBackend::LikelihoodBackend(const RewardOptions& options, c10::Device device) : model_source_(options.model) {
   const gram::JudgeTemplate& judge_template = gram::judgeTemplate(options.gram.judge_template);
   loaded_ = loadModelWithTokenizer(rewardModelSpec(options, device, "reward (likelihood)"), device);
   judge_ = std::make_unique<gram::LikelihoodJudge>(

@@ -25,8 +25,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "common/checkpoint/checkpoint.h"
 #include "common/checkpoint/hf_config.h"
@@ -176,8 +176,8 @@ TEST(RealCheckpoint, GramrlSavedQwen3LoadsMappedAndGenerates) {
   const tokenizer::ChatEncoder encoder(*loaded.tokenizer, loaded.chat_template, 512, 64);
   const std::vector<int64_t> prompt = encoder.prompt(std::nullopt, "What is 2+2?");
   // apply_chat_template(enable_thinking=False) of Qwen3's tokenizer (cli.tokenize_qwen3_chat).
-  const std::vector<int64_t> hf_prompt = {151644, 872,    198, 3838,   374, 220, 17,     10,  17,
-                                          30,     151645, 198, 151644, 77091, 198, 151667, 271, 151668, 271};
+  const std::vector<int64_t> hf_prompt = {151644, 872, 198,    3838,  374, 220,    17,  10,     17, 30,
+                                          151645, 198, 151644, 77091, 198, 151667, 271, 151668, 271};
   EXPECT_EQ(prompt, hf_prompt);
 
   // Greedy with the KV cache against the argmax of full forwards without it.
@@ -192,16 +192,16 @@ TEST(RealCheckpoint, GramrlSavedQwen3LoadsMappedAndGenerates) {
     const at::Tensor last = logitsOf(*loaded.model, ids)[-1].slice(0, 0, loaded.tokenizer->vocabSize());
     const auto top2 = last.topk(2);
     EXPECT_EQ(token, std::get<1>(top2)[0].item<int64_t>())
-        << "after " << ids.size() << " tokens (top-2 gap " << (std::get<0>(top2)[0] - std::get<0>(top2)[1]).item<float>()
-        << ")";
+        << "after " << ids.size() << " tokens (top-2 gap "
+        << (std::get<0>(top2)[0] - std::get<0>(top2)[1]).item<float>() << ")";
     ids.push_back(token);
   }
-  std::cout << "[measured] Qwen3-0.6B shapes, " << params.size() << " tensors, " << tensor_bytes / 1e9
-            << " GB bf16 in 3 shards: init " << init_s << " s, save " << save_s << " s, load (mapped, to fp32) "
-            << load_s << " s, " << tokens.size() << " greedy tokens " << generate_s << " s: "
-            << nlohmann::json(loaded.tokenizer->decode(std::vector<tokenizer::TokenId>(tokens.begin(), tokens.end())))
-                   .dump()
-            << "\n";
+  std::cout
+      << "[measured] Qwen3-0.6B shapes, " << params.size() << " tensors, " << tensor_bytes / 1e9
+      << " GB bf16 in 3 shards: init " << init_s << " s, save " << save_s << " s, load (mapped, to fp32) " << load_s
+      << " s, " << tokens.size() << " greedy tokens " << generate_s << " s: "
+      << nlohmann::json(loaded.tokenizer->decode(std::vector<tokenizer::TokenId>(tokens.begin(), tokens.end()))).dump()
+      << "\n";
 }
 
 TEST(RealCheckpoint, TransformersSavedQwen3MatchesTransformers) {

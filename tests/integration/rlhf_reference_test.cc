@@ -68,19 +68,19 @@ void expectPipelineEqualsReference(const std::vector<std::string>& extra) {
   testing::TempDir dir;
   const std::string run_dir = dir.path() + "/pipeline";
   std::vector<std::string> args{"rlhf",
-                                      std::string(GRAMRL_SOURCE_DIR) + "/configs/rlhf-toy.yaml",
-                                      "experiment.output_dir=" + dir.path(),
-                                      "experiment.name=pipeline",
-                                      "rollout.actors=1",
-                                      "reward.replicas=1",
-                                      "learner.ranks=1",
-                                      "rollout.max_staleness=0",
-                                      "rollout.batch_size=4",
-                                      "learner.global_batch_size=16",
-                                      "learner.micro_batch_size=8",
-                                      "learner.total_steps=" + std::to_string(kSteps),
-                                      "learner.checkpoint.every_steps=1",
-                                      "learner.checkpoint.keep_last=" + std::to_string(kSteps)};
+                                std::string(GRAMRL_SOURCE_DIR) + "/configs/rlhf-toy.yaml",
+                                "experiment.output_dir=" + dir.path(),
+                                "experiment.name=pipeline",
+                                "rollout.actors=1",
+                                "reward.replicas=1",
+                                "learner.ranks=1",
+                                "rollout.max_staleness=0",
+                                "rollout.batch_size=4",
+                                "learner.global_batch_size=16",
+                                "learner.micro_batch_size=8",
+                                "learner.total_steps=" + std::to_string(kSteps),
+                                "learner.checkpoint.every_steps=1",
+                                "learner.checkpoint.keep_last=" + std::to_string(kSteps)};
   args.insert(args.end(), extra.begin(), extra.end());
   const std::string log = dir.file("rlhf.log");
   ASSERT_EQ(testing::run(testing::binaryPath("GRAMRL_BIN", GRAMRL_BIN), args, log, std::chrono::seconds(300)), 0)
@@ -171,8 +171,8 @@ TEST(RlhfReferenceTest, APipelineRunTrainsTheSamePolicyAsASingleProcessLoop) {
 
 TEST(RlhfReferenceTest, PpoWithACriticTrainsTheSamePolicyAndCriticAsASingleProcessLoop) {
   // Two epochs of two mini-batches: four policy and four critic updates per step.
-  expectPipelineEqualsReference({"learner.algorithm=ppo", "learner.ppo.epochs=2", "learner.ppo.mini_batches=2",
-                                 "learner.ppo.kl_target=1.0"});
+  expectPipelineEqualsReference(
+      {"learner.algorithm=ppo", "learner.ppo.epochs=2", "learner.ppo.mini_batches=2", "learner.ppo.kl_target=1.0"});
 }
 
 }  // namespace

@@ -44,11 +44,12 @@ std::vector<double> referenceValues(const Transformer& critic, const Trajectory&
   std::vector<int64_t> ids(t.prompt.begin(), t.prompt.end());
   ids.insert(ids.end(), t.response.begin(), t.response.end());
   const auto len = static_cast<int64_t>(ids.size());
-  const at::Tensor hidden = critic.forward(torch::tensor(ids, torch::kInt64).view({1, len}),
-                                           torch::ones({1, len}, torch::kInt64));
+  const at::Tensor hidden =
+      critic.forward(torch::tensor(ids, torch::kInt64).view({1, len}), torch::ones({1, len}, torch::kInt64));
   const at::Tensor v = critic.values(hidden).to(torch::kDouble);
   std::vector<double> out;
-  for (size_t j = 0; j < t.response.size(); ++j) out.push_back(v[0][static_cast<int64_t>(t.prompt.size() + j) - 1].item<double>());
+  for (size_t j = 0; j < t.response.size(); ++j)
+    out.push_back(v[0][static_cast<int64_t>(t.prompt.size() + j) - 1].item<double>());
   return out;
 }
 
@@ -143,8 +144,8 @@ TEST(PolicyObjectiveTest, RlooAndRemaxAdvantagesReachEveryToken) {
   ExperienceSettings es;
   es.group_size = 2;
   es.algorithm = Algorithm::kRloo;
-  const Experience rloo = ExperienceMaker(policy, nullptr, nullptr, es)
-                              .make(samples, rewardsOf(samples), {}, 0, 0.0, *collective);
+  const Experience rloo =
+      ExperienceMaker(policy, nullptr, nullptr, es).make(samples, rewardsOf(samples), {}, 0, 0.0, *collective);
   // Rewards (1, 0) and (0.5, 0.25): leave-one-out of a pair is the difference.
   const double expected[4] = {1.0, -1.0, 0.25, -0.25};
   for (size_t i = 0; i < 4; ++i) {
@@ -169,8 +170,8 @@ TEST(PolicyObjectiveTest, SequenceMeanAndEntropyBonusMatchTheRecomputation) {
   ExperienceSettings es;
   es.group_size = 2;
   es.scale_by_std = false;  // Dr. GRPO: centred rewards
-  const Experience e = ExperienceMaker(policy, nullptr, nullptr, es).make(samples, rewardsOf(samples), {}, 0, 0.0,
-                                                                           *collective);
+  const Experience e =
+      ExperienceMaker(policy, nullptr, nullptr, es).make(samples, rewardsOf(samples), {}, 0, 0.0, *collective);
   PolicyLossSettings ps;
   ps.aggregation = LossAggregation::kSequenceMean;
   ps.entropy_coef = 0.01;
@@ -203,8 +204,8 @@ TEST(PolicyObjectiveTest, StaleSamplesGetTruncatedImportanceWeights) {
   es.group_size = 2;
   es.importance_cap = 1.5;
   auto collective = makeSingleRankCollective();
-  const Experience e = ExperienceMaker(policy, nullptr, nullptr, es).make(samples, rewardsOf(samples), {}, 1, 0.0,
-                                                                           *collective);
+  const Experience e =
+      ExperienceMaker(policy, nullptr, nullptr, es).make(samples, rewardsOf(samples), {}, 1, 0.0, *collective);
   PolicyObjective objective(policy, nullptr, PolicyLossSettings{});
   objective.setExperience(&e);
   const ObjectiveOutput out = objective.forward({0, 1});
@@ -303,10 +304,9 @@ TEST(PolicyObjectiveTest, OnlineDpoTrainsOnTheBestAndWorstOfEachGroup) {
     for (double x : v) s += x;
     return s;
   };
-  const double h = (total(referenceLogProbs(*policy, samples[0], 1.0)) -
-                    total(referenceLogProbs(*reference, samples[0], 1.0))) -
-                   (total(referenceLogProbs(*policy, samples[1], 1.0)) -
-                    total(referenceLogProbs(*reference, samples[1], 1.0)));
+  const double h =
+      (total(referenceLogProbs(*policy, samples[0], 1.0)) - total(referenceLogProbs(*reference, samples[0], 1.0))) -
+      (total(referenceLogProbs(*policy, samples[1], 1.0)) - total(referenceLogProbs(*reference, samples[1], 1.0)));
   const double expected = std::log1p(std::exp(-0.1 * h));
   EXPECT_NEAR(objective.forward({0, 1}).loss_sum.item<double>(), expected, 1e-5);
   // A micro-batch without pairs adds no loss but still reaches the parameters.

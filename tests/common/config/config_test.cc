@@ -105,7 +105,8 @@ TEST_F(ConfigTest, OutOfRangeValues) {
                               "reward:\n  backend: magic\n");
   EXPECT_EQ(errors(p),
             (std::vector<std::string>{
-                "reward.backend: expected one of gram, bradley_terry, likelihood, rule, composite, got 'magic' (" + p + ":9:12)",
+                "reward.backend: expected one of gram, bradley_terry, likelihood, rule, composite, got 'magic' (" + p +
+                    ":9:12)",
                 "rollout.top_p: expected a number in (0, 1], got 0 (" + p + ":7:10)",
                 "learner.ranks: expected an integer in [1, 65536], got 0 (" + p + ":5:10)",
                 "learner.ppo.clip: expected a number in (0, 1), got -2 (" + p + ":3:11)",
