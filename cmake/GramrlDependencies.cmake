@@ -3,6 +3,7 @@
 # and the packages unpacked by .devdeps/setup-on-device.sh through CMAKE_PREFIX_PATH.
 find_package(Threads REQUIRED)
 find_package(Torch REQUIRED)
+find_package(Protobuf REQUIRED)
 find_package(cppzmq REQUIRED)
 find_package(CapnProto REQUIRED)
 find_package(yaml-cpp REQUIRED)
@@ -27,3 +28,41 @@ else()
   set(GRAMRL_WITH_CUDA OFF)
 endif()
 message(STATUS "gramrl: LibTorch ${Torch_VERSION}, CUDA ${GRAMRL_WITH_CUDA}")
+if(GRAMRL_REQUIRE_CUDA)
+  get_target_property(_gramrl_torch_defines torch INTERFACE_COMPILE_DEFINITIONS)
+  if(NOT GRAMRL_WITH_CUDA OR NOT "USE_C10D_NCCL" IN_LIST _gramrl_torch_defines)
+    message(FATAL_ERROR "gramrl: GRAMRL_REQUIRE_CUDA is on, but the LibTorch found (${Torch_DIR}, "
+      "${Torch_VERSION}) is built without CUDA or without NCCL. Point CMAKE_PREFIX_PATH at the "
+      "LibTorch of a CUDA build of PyTorch (python -c 'import torch.utils; "
+      "print(torch.utils.cmake_prefix_path)'), or use scripts/build_cuda.sh.")
+  endif()
+endif()
+
+# NOTE [Bundled headers of LibTorch 2.x]
+# The LibTorch inside PyTorch 2.x ships its own copies of fmt (12.x) and protobuf headers in
+# torch/include, which its CMake target adds as -isystem ahead of /usr/include. gramrl links
+# Debian's libfmt 9 and libprotobuf 3.21 (spdlog is built against that fmt), so a translation
+# unit that found torch's copies would compile against one version and link another. The
+# directory below holds links to the Debian headers and comes before every target's dependency
+# include paths; Debian's LibTorch 1.13 bundles neither, and there it changes nothing.
+set(_gramrl_torch_include "")
+foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+  if(EXISTS "${_dir}/fmt/core.h" OR EXISTS "${_dir}/google/protobuf/message.h")
+    set(_gramrl_torch_include "${_dir}")
+  endif()
+endforeach()
+if(_gramrl_torch_include)
+  set(_gramrl_shim "${PROJECT_BINARY_DIR}/gramrl-system-headers")
+  file(MAKE_DIRECTORY "${_gramrl_shim}")
+  foreach(_header IN ITEMS fmt/core.h spdlog/spdlog.h google/protobuf/message.h)
+    get_filename_component(_top "${_header}" DIRECTORY)
+    string(REGEX REPLACE "/.*" "" _top "${_top}")
+    find_path(_gramrl_found_${_top} "${_header}" PATHS /usr/include NO_DEFAULT_PATH)
+    if(NOT _gramrl_found_${_top})
+      message(FATAL_ERROR "gramrl: ${_header} not found under /usr/include; LibTorch at ${_gramrl_torch_include} bundles its own, which does not match the library gramrl links. Install Debian's development package (scripts/setup.sh does).")
+    endif()
+    file(CREATE_LINK "${_gramrl_found_${_top}}/${_top}" "${_gramrl_shim}/${_top}" SYMBOLIC)
+  endforeach()
+  include_directories(BEFORE SYSTEM "${_gramrl_shim}")
+  message(STATUS "gramrl: Debian's fmt, spdlog and protobuf headers before LibTorch's bundled copies (${_gramrl_shim})")
+endif()

@@ -9,12 +9,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/control/launch_environment.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 
@@ -32,23 +36,26 @@ struct Child {
   bool running = false;
   bool restart_pending = false;  // failed; its back-off timer runs
   bool hung = false;             // SIGKILLed by us for missing its heartbeats
+  bool cycling = false;          // stopped by us for its group's restart; started again with it
   int64_t restarts = 0;
   std::unique_ptr<asio::steady_timer> restart_timer;
 };
 
-pid_t spawn(const ProcessSpec& spec) {
+pid_t spawn(const ProcessSpec& spec, int64_t restart_attempt = 0) {
   // Everything the child needs is prepared before fork: after it only async-signal-safe calls.
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<std::pair<std::string, std::string>> env = spec.env;
+  if (restart_attempt > 0) env.emplace_back(control::kRestartAttemptEnv, std::to_string(restart_attempt));
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
     bool replaced = false;
-    for (const auto& [k, v] : spec.env) replaced = replaced || entry.rfind(k + "=", 0) == 0;
+    for (const auto& [k, v] : env) replaced = replaced || entry.rfind(k + "=", 0) == 0;
     if (!replaced) env_strings.push_back(entry);
   }
-  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -209,13 +216,18 @@ class Supervisor {
       const pid_t r = ::waitpid(c.pid, &status, WNOHANG);
       if (r == 0) continue;
       c.running = false;
-      if (r < 0 || stopping_) continue;  // stopped by us: how it ends does not matter
+      if (r < 0 || stopping_ || c.cycling) continue;  // stopped by us: how it ends does not matter
       if (c.hung) {
         // Killed for missing its heartbeats: a failure, whatever the signal made of its status.
         c.hung = false;
         if (exitCodeOf(status) == 0) status = SIGKILL;
       }
-      if (exitCodeOf(status) != 0 && c.restarts < c.spec->restart_limit) {
+      const std::string& group = c.spec->restart_group;
+      if (exitCodeOf(status) != 0 && !group.empty() && group_restarts_[group] < c.spec->restart_limit) {
+        beginGroupRestart(c, status);
+        continue;
+      }
+      if (exitCodeOf(status) != 0 && group.empty() && c.restarts < c.spec->restart_limit) {
         scheduleRestart(c, status);
         continue;
       }
@@ -231,8 +243,12 @@ class Supervisor {
       beginStop();
       return;
     }
+    finishGroupRestarts();
+    if (stopping_) return;
     bool completed = any_completes_;
-    for (const auto& c : children_) completed = completed && (c.spec->serves || (!c.running && !c.restart_pending));
+    for (const auto& c : children_) {
+      completed = completed && !c.cycling && (c.spec->serves || (!c.running && !c.restart_pending));
+    }
     if (completed) {
       // NOTE [Process lifetimes]: the work is done; stop the services.
       log::info("every process that runs to completion has finished; stopping the services");
@@ -273,9 +289,61 @@ class Supervisor {
     });
   }
 
+  // NOTE [Learner restarts]: stops every member and follower of the failed process's group.
+  void beginGroupRestart(const Child& failed, int status) {
+    const std::string group = failed.spec->restart_group;
+    const int64_t attempt = ++group_restarts_[group];
+    ++result_.restarts;
+    std::vector<std::string> names;
+    for (auto& c : children_) {
+      if (c.spec->restart_group != group && c.spec->follows_group != group) continue;
+      names.push_back(c.spec->name);
+      c.cycling = true;
+      c.restart_pending = false;
+      c.restart_timer->cancel();
+      c.hung = false;
+      if (c.running && ::kill(-c.pid, SIGKILL) != 0) ::kill(c.pid, SIGKILL);
+    }
+    log::warn("{} {}; restarting the {} group from its newest checkpoint ({} of {} restarts): {}{}", failed.spec->name,
+              describe(status), group, attempt, failed.spec->restart_limit, fmt::join(names, ", "), logHint(failed));
+  }
+
+  // Starts each group whose members and followers have all exited again.
+  void finishGroupRestarts() {
+    for (const auto& [group, attempt] : group_restarts_) {
+      bool waiting = false;
+      bool cycling = false;
+      for (const auto& c : children_) {
+        if (!c.cycling || (c.spec->restart_group != group && c.spec->follows_group != group)) continue;
+        cycling = true;
+        waiting = waiting || c.running;
+      }
+      if (!cycling || waiting) continue;
+      try {
+        if (hooks_.before_group_restart) hooks_.before_group_restart(group, attempt);
+        for (auto& c : children_) {
+          if (!c.cycling || (c.spec->restart_group != group && c.spec->follows_group != group)) continue;
+          c.cycling = false;
+          c.pid = spawn(*c.spec, attempt);
+          c.running = true;
+        }
+      } catch (const std::exception& e) {
+        log::error("restarting the {} group: {}", group, e.what());
+        if (result_.failed.empty()) {
+          result_.failed = group;
+          result_.exit_code = 1;
+        }
+        beginStop();
+        return;
+      }
+      reportStarted("after restarting a group");
+    }
+  }
+
   void beginStop() {
     stopping_ = true;
     for (auto& c : children_) {
+      c.cycling = false;
       c.restart_pending = false;
       c.restart_timer->cancel();
     }
@@ -308,7 +376,7 @@ class Supervisor {
 
   int alive() const {
     int n = 0;
-    for (const auto& c : children_) n += (c.running || c.restart_pending) ? 1 : 0;
+    for (const auto& c : children_) n += (c.running || c.restart_pending || c.cycling) ? 1 : 0;
     return n;
   }
 
@@ -348,6 +416,7 @@ class Supervisor {
   asio::steady_timer liveness_timer_;
   std::vector<Child> children_;
   LaunchResult result_;
+  std::map<std::string, int64_t> group_restarts_;  // NOTE [Learner restarts]: restarts so far, per group
   bool stopping_ = false;
   bool any_completes_ = false;
 };

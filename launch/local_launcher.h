@@ -18,6 +18,21 @@
 // finished) is done. A process that fails is started again, up to its restart_limit times
 // (launch.restart_limit), with the same command line; past that, it fails the run as above.
 //
+// NOTE [Learner restarts]
+// Learner ranks train in lockstep (every collective needs them all), so one cannot be replaced
+// alone: processes that share a restart_group (the learner ranks) fail and restart as one. When
+// one of them fails and the group has restarts left (launch.restart_limit), the others are
+// SIGKILLed (they would only wait in a collective for the dead one), and so are the processes
+// that follow the group (follows_group: the actors, which hold leases and weights of the
+// learners that are gone); once all of them have exited, the before_group_restart hook runs (the
+// rlhf launcher removes the learner's endpoints from the rendezvous store there, so that the new
+// actors wait for the new learner) and every one of them is started again with the same command
+// line and GRAMRL_RESTART_ATTEMPT=<the group's restart count> in its environment (the learner
+// names its process group by it, so that the new group meets none of the old one's store keys).
+// The learners resume from the newest checkpoint, as after a stop; the ledger in it makes the
+// prompts of the lost steps go out again. Serving processes outside the group (the reward
+// replicas) keep running. Past the limit, the failure stops the run as any other.
+//
 // NOTE [Event-driven supervision]
 // The launcher does not poll. One Boost.Asio io_context on the calling thread waits for events:
 // SIGCHLD (reap every child that has exited: waitpid with WNOHANG, since signals coalesce),
@@ -49,6 +64,10 @@ struct ProcessSpec {
   bool serves = false;            // serves until stopped (NOTE [Process lifetimes]); else runs to completion
   int64_t restart_limit = 0;      // restarts after a failure before the run stops
   std::vector<std::pair<std::string, std::string>> env;  // set in the child (e.g. CUDA_VISIBLE_DEVICES)
+  // NOTE [Learner restarts]: members of a restart group fail and restart together (restart_limit
+  // then counts the group's restarts); followers are stopped and started again with it.
+  std::string restart_group;
+  std::string follows_group;
 };
 
 struct LaunchResult {
@@ -75,6 +94,9 @@ struct LaunchHooks {
   // and then restarted or fail the run like any process killed by a signal.
   std::function<std::vector<std::pair<std::string, std::string>>(const std::vector<ProcessState>&)> find_hung;
   std::chrono::milliseconds liveness_interval{1000};
+  // NOTE [Learner restarts]: runs after every member and follower of `group` has exited and before
+  // they are started again as restart `attempt` (1, 2, ...). An exception stops the run.
+  std::function<void(const std::string& group, int64_t attempt)> before_group_restart;
 };
 
 LaunchResult runLocal(const std::vector<ProcessSpec>& specs, const LaunchHooks& hooks = {},

@@ -143,6 +143,8 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
     spec.log_file = under_slurm ? std::string() : p.log_file;  // srun --output writes the log
     spec.serves = p.serves;
     spec.restart_limit = p.restart_limit;
+    spec.restart_group = p.restart_group;
+    spec.follows_group = p.follows_group;
     spec.env = p.env;
     spec.env.emplace_back(control::kControlEnv, control_endpoint);
     specs.push_back(std::move(spec));
@@ -179,7 +181,14 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
     }
     checkpoint::writeFileAtomically((run_dir / "processes.json").string(), j.dump(2) + "\n");
   };
-  const auto grace = std::chrono::seconds(config.reward.server.drain_timeout_s + 10);
+  const auto grace =
+      std::chrono::seconds(std::max(config.launch.stop_grace_s, config.reward.server.drain_timeout_s + 10));
+  if (under_slurm && config.launch.slurm.stop_signal_s > 0 && config.launch.slurm.stop_signal_s <= grace.count()) {
+    log::warn(
+        "launch.slurm.stop_signal_s ({} s) is not longer than the stop grace ({} s, launch.stop_grace_s): at the "
+        "time limit the learner's stop checkpoint may be cut off",
+        config.launch.slurm.stop_signal_s, grace.count());
+  }
   LaunchHooks hooks;
   hooks.on_started = record;
   if (config.launch.status_interval_s > 0) {
@@ -201,6 +210,13 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
     }
     write_status();
     return hung;
+  };
+  hooks.before_group_restart = [&](const std::string& group, int64_t attempt) {
+    // The new actors must wait for the new learner's endpoints, not dial the dead one's.
+    store->unpublish("learner", 0, "rollout");
+    store->unpublish("learner", 0, "weights");
+    log::info("starting the {} group again (restart {}); the learners resume from the newest checkpoint in {}", group,
+              attempt, (run_dir / "checkpoints").string());
   };
   const LaunchResult result = runLocal(specs, hooks, grace);
   try {

@@ -39,7 +39,9 @@ std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std
     p.args = {"worker", "learner",         "--config", config_path,
               "--rank", std::to_string(r), "--world",  std::to_string(config.learner.ranks)};
     p.serves = false;
-    p.restart_limit = 0;  // a learner rank's failure stops the run; rerunning the command resumes
+    // NOTE [Learner restarts] in launch/local_launcher.h: the ranks restart together.
+    p.restart_limit = config.launch.restart_limit;
+    p.restart_group = "learner";
     if (r > 0) p.log_file = log_of(p);
     p.env = gpuEnv(devices.learner, r);
     plan.push_back(std::move(p));
@@ -51,6 +53,7 @@ std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std
     p.args = {"worker", "actor", "--config", config_path, "--index", std::to_string(a)};
     p.serves = true;
     p.restart_limit = config.launch.restart_limit;
+    p.follows_group = "learner";
     p.log_file = log_of(p);
     p.env = gpuEnv(devices.actors, a);
     plan.push_back(std::move(p));

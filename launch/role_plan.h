@@ -4,8 +4,8 @@
 // For each process: its role ("reward", "actor", "learner"), its index, its gramrl command line
 // (without the executable and without --rendezvous, which each launcher adds: the local one
 // hosts the store itself, a Slurm job finds it on learner rank 0's node), its lifetime (NOTE
-// [Process lifetimes]), its restart policy, its log file and its environment (the GPUs of its
-// role, as CUDA_VISIBLE_DEVICES).
+// [Process lifetimes]), its restart policy (alone, or with its group: NOTE [Learner restarts]), its log file and its
+// environment (the GPUs of its role, as CUDA_VISIBLE_DEVICES).
 //
 // Threads: pure functions.
 #pragma once
@@ -25,7 +25,9 @@ struct RoleProcess {
   std::vector<std::string> args;  // after the executable; --rendezvous HOST:PORT is appended by the launcher
   bool serves = false;            // serves until stopped; else runs to completion
   int64_t restart_limit = 0;
-  std::string log_file;  // empty: the launcher's terminal
+  std::string restart_group;  // NOTE [Learner restarts] in local_launcher.h: "learner" for the ranks
+  std::string follows_group;  // "learner" for the actors
+  std::string log_file;       // empty: the launcher's terminal
   std::vector<std::pair<std::string, std::string>> env;
 
   std::string name() const { return role + "-" + std::to_string(index); }

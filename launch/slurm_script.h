@@ -16,8 +16,10 @@
 // appends its output to <run>/logs/<role>-<index>.log. The process's index is on its command
 // line (the role plan's), so it does not depend on SLURM_PROCID, which is 0 in every one-task
 // step. scancel or the time limit (--signal=B:TERM@launch.slurm.stop_signal_s) sends SIGTERM:
-// the supervisor stops every step as a local launcher does (the learner checkpoints on its
-// every_steps schedule), and submitting the same config again resumes from the newest checkpoint.
+// the supervisor stops every step as a local launcher does (the learner writes the checkpoint of
+// the step it reached, NOTE [Stop requests] in common/core/stop_request.h), and submitting the
+// same config again resumes from it. A failed learner task restarts the learner and actor steps
+// within the job (NOTE [Learner restarts] in launch/local_launcher.h).
 //
 // Threads: pure functions.
 #pragma once

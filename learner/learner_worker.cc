@@ -8,6 +8,7 @@
 #include "common/config/config_loader.h"
 #include "common/config/experiment_config.h"
 #include "common/control/heartbeat_sender.h"
+#include "common/control/launch_environment.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
@@ -96,7 +97,10 @@ int runLearnerWorker(const LearnerWorkerArgs& args) {
     options.timeout = std::chrono::seconds(config.learner.collective_timeout_s);
     options.connect_timeout = std::chrono::seconds(config.launch.rendezvous.timeout_s);
     options.bucket_bytes = config.learner.allreduce_bucket_mb << 20;
-    options.group_name = "learner";
+    // NOTE [Learner restarts] (launch/local_launcher.h): a restarted group meets none of the
+    // store keys of the one before it.
+    const int64_t attempt = control::restartAttempt();
+    options.group_name = attempt == 0 ? std::string("learner") : fmt::format("learner-restart-{}", attempt);
     collective =
         connectCollective(RendezvousAddress::parse(args.rendezvous), args.rank, args.world_size, device, options);
   }

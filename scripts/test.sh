@@ -4,6 +4,10 @@
 # libFuzzer (scripts/fuzz.sh). Extra arguments go to ctest (e.g. -L unit, -R config). The Hugging
 # Face reference checks (ctest -L reference) need .venv-ref, which scripts/setup_reference.sh
 # makes; SKIP_REFERENCE=1 skips it (those tests then print SKIPPED, except under CI).
+# Then the CUDA build (scripts/build_cuda.sh: LibTorch 2.x with CUDA and NCCL from PyPI's PyTorch,
+# the CUDA toolkit at CUDA_HOME, default /usr/local/cuda) compiles and links every target into
+# build-cuda/, and its unit tests (ctest -L unit) run on the CPU; CUDA_BUILD=0 skips it, as does a
+# machine without nvcc (outside CI, where that fails).
 # The tests labelled slurm run gramrl rlhf as a heterogeneous job on a real Slurm that
 # scripts/slurm_test_cluster.sh starts on this machine (a ctest fixture; it needs root and installs
 # slurm-wlm and munge with apt-get when missing; about 4 minutes); SKIP_SLURM=1 leaves them out.
@@ -15,4 +19,18 @@ scripts/build.sh
 skip=()
 if [ "${SKIP_SLURM:-0}" = 1 ]; then skip=(-LE slurm); fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "${skip[@]}" "$@"
+if [ "${CUDA_BUILD:-1}" != 0 ]; then
+  if [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
+    start=$(date +%s)
+    BUILD_DIR=build-cuda scripts/build_cuda.sh
+    built=$(date +%s)
+    ctest --test-dir build-cuda --output-on-failure -j "$(nproc)" -L unit
+    echo "test: CUDA build $(( built - start )) s, its unit tests $(( $(date +%s) - built )) s"
+  elif [ -n "${CI:-}" ]; then
+    echo "test: no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin/nvcc; CI builds the CUDA build too" >&2
+    exit 1
+  else
+    echo "test: SKIPPED the CUDA build: no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin/nvcc (CUDA_BUILD=0 silences this)"
+  fi
+fi
 if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; fi

@@ -399,6 +399,7 @@ struct LaunchOptions {
   int64_t heartbeat_ms = 1000;
   int64_t heartbeat_timeout_s = 60;
   int64_t restart_limit = 0;
+  int64_t stop_grace_s = 90;
   int64_t status_interval_s = 10;
   RendezvousOptions rendezvous;
   TransportOptions transport;
@@ -416,9 +417,15 @@ struct LaunchOptions {
             "stopped as for a dead one. Must exceed launch.heartbeat_ms.",
             Range::closed(1, 86400));
     v.field(restart_limit, "restart_limit",
-            "Restarts of a failed reward replica or rollout actor before the run stops (a failed learner rank "
-            "stops the run at once; rerunning the command resumes).",
+            "Restarts after failures before the run stops: of each reward replica and rollout actor, alone; "
+            "of the learner ranks, together, from the newest checkpoint (their actors restart with them). "
+            "0 stops the run at the first failure; rerunning the command resumes.",
             Range::closed(0, 1000));
+    v.field(stop_grace_s, "stop_grace_s",
+            "After SIGTERM (Ctrl-C, scancel, the end of a run): how long processes have to finish (the learner "
+            "its step and a checkpoint, reward replicas their requests) before they are killed. At least "
+            "reward.server.drain_timeout_s + 10 is used.",
+            Range::closed(1, 86400));
     v.field(status_interval_s, "status_interval_s",
             "Seconds between the launcher's live status lines (one per role: processes running, restarts, "
             "step, policy version, staleness, samples/s, reward, KL); 0 turns them off.",

@@ -155,6 +155,15 @@ void Rendezvous::publish(const std::string& role, int64_t index, const std::stri
   impl_->setFull(endpointKey(role, index, name), dialableEndpoint(endpoint));
 }
 
+void Rendezvous::unpublish(const std::string& role, int64_t index, const std::string& name) {
+  const std::string key = endpointKey(role, index, name);
+  try {
+    impl_->store->deleteKey(key);
+  } catch (const std::exception& e) {
+    rethrowStoreError(e, fmt::format("delete '{}' failed", key), impl_->address, false);
+  }
+}
+
 std::string Rendezvous::lookup(const std::string& role, int64_t index, const std::string& name,
                                std::chrono::milliseconds timeout) {
   return impl_->getFull(endpointKey(role, index, name), timeout,

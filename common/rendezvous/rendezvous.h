@@ -49,6 +49,9 @@ class Rendezvous {
   // Registers one endpoint of this process: role ("reward", "learner"...), index, and a
   // channel name ("reward", "rollout", ...). Re-registering overwrites (a restarted process).
   void publish(const std::string& role, int64_t index, const std::string& name, const std::string& endpoint);
+  // Removes a registration, so that lookups wait for the next publish (the launcher does this
+  // before it restarts the learner ranks: NOTE [Learner restarts] in launch/local_launcher.h).
+  void unpublish(const std::string& role, int64_t index, const std::string& name);
   // Blocks until that endpoint is registered, up to `timeout`; throws Timeout naming the key.
   std::string lookup(const std::string& role, int64_t index, const std::string& name,
                      std::chrono::milliseconds timeout);

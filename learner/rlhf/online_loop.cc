@@ -16,6 +16,7 @@
 #include "common/config/experiment_config.h"
 #include "common/core/errors.h"
 #include "common/core/logging.h"
+#include "common/core/stop_request.h"
 #include "common/metrics/jsonl_metrics.h"
 #include "common/metrics/progress.h"
 #include "common/metrics/tensorboard_writer.h"
@@ -43,10 +44,13 @@ double unixTime() { return std::chrono::duration<double>(std::chrono::system_clo
 
 // Rank 0's trajectories to every rank: a header, then one coalesced broadcast of three tensors
 // (metadata, tokens, floats: log-probs, rewards, gold scores, baselines).
-std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vector<Trajectory> samples) {
-  if (collective.worldSize() == 1) return samples;
+// With `stop` (rank 0 was told to stop while it waited for the step, NOTE [Stop requests]) no
+// trajectories go out and every rank returns nullopt.
+std::optional<std::vector<Trajectory>> broadcastTrajectories(Collective& collective, std::vector<Trajectory> samples,
+                                                             bool stop) {
+  if (collective.worldSize() == 1) return stop ? std::nullopt : std::optional(std::move(samples));
   const bool root = collective.rank() == 0;
-  at::Tensor header = torch::zeros({3}, torch::kInt64);
+  at::Tensor header = torch::zeros({4}, torch::kInt64);
   if (root) {
     int64_t tokens = 0;
     int64_t responses = 0;
@@ -54,9 +58,10 @@ std::vector<Trajectory> broadcastTrajectories(Collective& collective, std::vecto
       tokens += static_cast<int64_t>(t.prompt.size() + t.response.size());
       responses += static_cast<int64_t>(t.response.size());
     }
-    header = torch::tensor({static_cast<int64_t>(samples.size()), tokens, responses}, torch::kInt64);
+    header = torch::tensor({static_cast<int64_t>(samples.size()), tokens, responses, int64_t{stop}}, torch::kInt64);
   }
   collective.broadcast({header}, 0);
+  if (header[3].item<int64_t>() != 0) return std::nullopt;
   const int64_t n = header[0].item<int64_t>();
   const int64_t n_tokens = header[1].item<int64_t>();
   const int64_t n_resp = header[2].item<int64_t>();
@@ -138,6 +143,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   const std::string run_dir = runDir(config);
   const auto seed = static_cast<uint64_t>(config.experiment.seed);
   const std::string algorithm = l.algorithm;
+  installStopHandler();  // NOTE [Stop requests]: SIGTERM ends the run with a checkpoint
 
   // The policy (trained); the algorithm loads the reference and the critic it needs.
   const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
@@ -226,26 +232,63 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   Scalars last;
   const auto t_run = Clock::now();
   double wait_total = 0.0;
+  // NOTE [Stop requests]: the whole checkpoint, as every every_steps, at the step reached.
+  int64_t saved_step = state.step;  // nothing new to save before the first step of this attempt
+  auto save_checkpoint = [&] {
+    if (saved_step == state.step) return;
+    if (root) {
+      const auto t0 = Clock::now();
+      const std::string staging = checkpoints.beginSave(state.step);
+      const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
+      savePretrained(*policy, model_dir);
+      tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
+      saveOptimizerState(module.optimizer(), (fs::path(staging) / kOptimizerFile).string());
+      online.save(staging);
+      checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
+      checkpoint::writeFileAtomically((fs::path(staging) / kLedgerFile).string(),
+                                      rlhf::toJson(server->checkpointCounts()));
+      const std::string final_dir = checkpoints.commitSave(state.step, staging);
+      log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
+      if (tensorboard) tensorboard->flush();
+    }
+    collective.barrier();
+    saved_step = state.step;
+  };
+  bool stopped = false;
   while (state.step < l.total_steps) {
     const auto t_step = Clock::now();
     std::vector<Trajectory> samples;
+    bool stop = false;
     if (root) {
+      auto last_report = Clock::now();
       for (;;) {
-        auto got = server->waitForStep(state.step, transport::deadlineAfter(std::chrono::seconds(30)));
+        // Short waits, so that a stop request is seen within a second.
+        auto got = server->waitForStep(state.step, transport::deadlineAfter(std::chrono::seconds(1)));
         if (got) {
           samples = std::move(*got);
           break;
         }
+        if (stopRequested()) {
+          stop = true;
+          break;
+        }
+        if (secondsSince(last_report) < 30.0) continue;
+        last_report = Clock::now();
         const auto s = server->stats();
         log::info("waiting for the actors: step {} ({} prompts completed, {} leases out)", state.step,
                   s.ledger.completed, s.ledger.leased - s.ledger.completed - s.ledger.expired);
       }
-      GRAMRL_ASSERT(static_cast<int64_t>(samples.size()) == l.global_batch_size, "step {} has {} samples", state.step,
-                    samples.size());
+      GRAMRL_ASSERT(stop || static_cast<int64_t>(samples.size()) == l.global_batch_size, "step {} has {} samples",
+                    state.step, samples.size());
     }
     const double wait_s = secondsSince(t_step);
     wait_total += wait_s;
-    samples = broadcastTrajectories(collective, std::move(samples));
+    auto broadcast = broadcastTrajectories(collective, std::move(samples), stop);
+    if (!broadcast) {
+      stopped = true;
+      break;
+    }
+    samples = std::move(*broadcast);
     const rlhf::StepReport report = online.step(samples, state.step, collective);
     const UpdateResult& update = report.policy;
     std::vector<MetricSum> exp_metrics = report.experience;
@@ -266,7 +309,9 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
       reduce.push_back(m.sum);
       reduce.push_back(m.count);
     }
+    reduce.push_back(stopRequested() ? 1.0 : 0.0);  // any rank's stop request stops every rank after this step
     reduce = collective.allreduceSum(std::move(reduce));
+    stopped = reduce.back() > 0.0;
     Scalars scalars{{"loss", update.loss}, {"lr", update.lr}, {"grad_norm", update.grad_norm}};
     double reward_mean = 0.0;
     for (size_t i = 0; i < exp_metrics.size(); ++i) {
@@ -309,26 +354,22 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
       progress->update(state.step, scalars);
     }
     const bool last_step = state.step == l.total_steps;
-    if ((l.checkpoint.every_steps > 0 && state.step % l.checkpoint.every_steps == 0) || last_step) {
-      if (root) {
-        const auto t0 = Clock::now();
-        const std::string staging = checkpoints.beginSave(state.step);
-        const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
-        savePretrained(*policy, model_dir);
-        tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
-        saveOptimizerState(module.optimizer(), (fs::path(staging) / kOptimizerFile).string());
-        online.save(staging);
-        checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
-        checkpoint::writeFileAtomically((fs::path(staging) / kLedgerFile).string(),
-                                        rlhf::toJson(server->checkpointCounts()));
-        const std::string final_dir = checkpoints.commitSave(state.step, staging);
-        log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
-        if (tensorboard) tensorboard->flush();
-      }
-      collective.barrier();
-    }
+    if ((l.checkpoint.every_steps > 0 && state.step % l.checkpoint.every_steps == 0) || last_step) save_checkpoint();
+    if (stopped && !last_step) break;
+    stopped = false;
   }
   if (progress) progress->finish();
+  if (stopped) {
+    save_checkpoint();
+    if (root) {
+      log::info(
+          "stopped on request at step {} of {}; the checkpoint of step {} is in {}: run the same command again to "
+          "resume",
+          state.step, l.total_steps, state.step, (fs::path(run_dir) / "checkpoints").string());
+      server->stop();
+    }
+    return 0;
+  }
 
   if (root) {
     server->finish();

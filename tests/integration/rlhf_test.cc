@@ -1,8 +1,9 @@
 // `gramrl rlhf` as a user runs it: reward replicas, rollout actors and learner ranks as separate
 // processes. GRPO and every other online algorithm against the world's gold judge raise the gold
 // reward; PPO resumes bit-identically after its launcher is killed; a killed actor or
-// reward replica costs no prompt and none is trained on twice; SIGTERM stops every process and
-// the same command resumes.
+// reward replica costs no prompt and none is trained on twice; a killed learner rank restarts the
+// learners from their checkpoint within the run; SIGTERM stops every process, the learner writing a
+// checkpoint of the step it reached, and the same command resumes from it.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -165,14 +166,46 @@ TEST_F(RlhfTest, SigtermStopsEveryProcessAndTheSameCommandResumes) {
   for (const auto& proc : nlohmann::json::parse(slurp(runDir("stopped") + "/processes.json"))) {
     pids.push_back(proc.at("pid").get<pid_t>());
   }
+  // Past the first periodic checkpoint (step 4) and off the period, so that only the stop writes
+  // the checkpoint of the step reached (NOTE [Stop requests]).
+  waitFor(runDir("stopped") + "/metrics.jsonl", "\"step\":5,", p);
   ::kill(p.pid, SIGTERM);
   EXPECT_NE(wait(p, std::chrono::seconds(60), kPoll), 0);
   for (pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "process " << pid << " outlived the launcher";
+  const int64_t reached = metricsOf(runDir("stopped")).back().at("step").get<int64_t>();
+  ASSERT_LT(reached, 16) << "the run finished before the stop; the test needs more steps";
+  char newest[32];
+  std::snprintf(newest, sizeof(newest), "step-%08lld", static_cast<long long>(reached));
+  EXPECT_TRUE(fs::exists(runDir("stopped") + "/checkpoints/" + newest))
+      << "no checkpoint of step " << reached << " after the stop:\n"
+      << slurp(dir_.file("s1.log"));
   const Process resumed = start(gramrlBinary(), args, dir_.file("s2.log"));
   ASSERT_EQ(wait(resumed, kRunTimeout, kPoll), 0) << slurp(dir_.file("s2.log"));
   EXPECT_NE(slurp(dir_.file("s2.log")).find("resumed from"), std::string::npos) << slurp(dir_.file("s2.log"));
+  EXPECT_NE(slurp(dir_.file("s2.log")).find(newest), std::string::npos)
+      << "did not resume from the stop's checkpoint:\n"
+      << slurp(dir_.file("s2.log"));
   expectLedgerExact("stopped", 16);
   EXPECT_EQ(metricsOf(runDir("stopped")).back().at("step"), 16);
+}
+
+// NOTE [Learner restarts]: kill -9 of one learner rank restarts both ranks (and the actors) from
+// the newest checkpoint within the same run; it completes with every prompt trained on once.
+TEST_F(RlhfTest, AKilledLearnerRankRestartsTheLearnersWithinTheRun) {
+  const auto args =
+      rlhf("learner_killed", {"learner.total_steps=12", "learner.checkpoint.every_steps=3", "launch.restart_limit=1"});
+  const Process p = start(gramrlBinary(), args, dir_.file("l.log"));
+  waitFor(dir_.file("l.log"), "saved checkpoint", p);
+  waitFor(runDir("learner_killed") + "/metrics.jsonl", "\"step\":4,", p);
+  const pid_t victim = pidOf("learner_killed", "learner-1");
+  ASSERT_GT(victim, 0);
+  ::kill(victim, SIGKILL);
+  ASSERT_EQ(wait(p, kRunTimeout, kPoll), 0) << slurp(dir_.file("l.log"));
+  const std::string log = slurp(dir_.file("l.log"));
+  EXPECT_NE(log.find("restarting the learner group"), std::string::npos) << log;
+  EXPECT_NE(log.find("resumed from"), std::string::npos) << log;
+  expectLedgerExact("learner_killed", 12);
+  EXPECT_EQ(metricsOf(runDir("learner_killed")).back().at("step"), 12);
 }
 
 // PPO's policy and critic, the optimiser states, the adaptive KL coefficient and the running
@@ -411,7 +444,9 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
     std::cout << "fault: " << strsignal(f.signal) << " to " << f.process << " (pid " << victim << ") after "
               << steps_done() << " steps" << std::endl;
     ::kill(victim, f.signal);
-    const bool stops_the_run = f.process == "launcher" || f.process.rfind("learner", 0) == 0;
+    // A dead or hung learner restarts the learners from their checkpoint within the run (NOTE
+    // [Learner restarts]); only a dead launcher ends it.
+    const bool stops_the_run = f.process == "launcher";
     if (f.signal == SIGSTOP) {
       // Its missed heartbeats get it killed (NOTE [Heartbeats]); wait for that before the next fault,
       // so that a stopped process is never left to a dead launcher (it could not act on SIGTERM).
@@ -424,8 +459,8 @@ TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
       EXPECT_TRUE(gone) << f.process << " was stopped and never found hung";
     }
     if (!stops_the_run) continue;
-    // The run ends (a dead or hung learner stops it; a dead launcher takes its processes along):
-    // wait for every process of it to be gone, then run the same command again.
+    // The run ends (a dead launcher takes its processes along): wait for every process of it to
+    // be gone, then run the same command again.
     EXPECT_NE(wait(p, std::chrono::seconds(120), kPoll), 0);
     for (pid_t c : children) {
       for (int i = 0; i < 600 && ::kill(c, 0) == 0; ++i) std::this_thread::sleep_for(kPoll);

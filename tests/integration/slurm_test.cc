@@ -1,9 +1,10 @@
 // `gramrl rlhf ... launch.mode=slurm` on a real Slurm (scripts/slurm_test_cluster.sh, started by
 // the ctest fixture slurm_cluster; SLURM_CONF points at it): the toy run as one heterogeneous job
-// (one component per role) end to end; kill -9 of an actor task and of a reward task mid-run, and
-// the job completes with no prompt lost (a learner rank's death still stops the run: restarting
-// the learners within the job is not built); scancel mid-run, then the same command resumes from the
-// checkpoint. NOTE [Slurm jobs] in launch/slurm_script.h.
+// (one component per role) end to end; kill -9 of an actor task, a reward task and a learner task
+// mid-run, and the job completes with no prompt lost (the learner ranks restart together from
+// their checkpoint, NOTE [Learner restarts] in launch/local_launcher.h); scancel mid-run writes a
+// checkpoint of the step reached, and the same command resumes from it. NOTE [Slurm jobs] in
+// launch/slurm_script.h.
 #include <signal.h>
 
 #include <chrono>
@@ -115,10 +116,12 @@ TEST_F(SlurmTest, ToyRlhfRunsAsOneHeterogeneousJob) {
       << jobOutput("het");
 }
 
-TEST_F(SlurmTest, KilledActorAndRewardTasksAreRestartedAndTheJobCompletes) {
+TEST_F(SlurmTest, KilledActorRewardAndLearnerTasksAreRestartedAndTheJobCompletes) {
   // Two reward replicas: the actors fail over to reward-0 while reward-1 restarts on a new port.
-  const Process p = start(gramrlBinary(), rlhf("kill", {"learner.total_steps=16", "reward.replicas=2", "--wait"}),
-                          dir_.file("kill.log"));
+  const Process p =
+      start(gramrlBinary(),
+            rlhf("kill", {"learner.total_steps=16", "reward.replicas=2", "learner.checkpoint.every_steps=4", "--wait"}),
+            dir_.file("kill.log"));
   waitFor(runDir("kill") + "/logs/actor-0.log", "batch 2:", "kill");
   const pid_t actor = workerPid("kill", "actor-0");
   const pid_t reward = workerPid("kill", "reward-1");
@@ -126,9 +129,14 @@ TEST_F(SlurmTest, KilledActorAndRewardTasksAreRestartedAndTheJobCompletes) {
   ASSERT_GT(reward, 0);
   ::kill(actor, SIGKILL);
   ::kill(reward, SIGKILL);
+  // Then a learner rank, once a checkpoint exists: both ranks and the actors restart from it.
+  waitFor(runDir("kill") + "/logs/learner-0.log", "saved checkpoint", "kill");
+  const pid_t learner = workerPid("kill", "learner-1");
+  ASSERT_GT(learner, 0);
+  ::kill(learner, SIGKILL);
   ASSERT_EQ(wait(p, kJobTimeout, kPoll), 0) << slurp(dir_.file("kill.log")) << jobOutput("kill");
   expectLedgerExact("kill", 16);
-  // The supervisor restarted both steps (its log is the job's output; srun reports a task killed
+  // The supervisor restarted each step (its log is the job's output; srun reports a task killed
   // by a signal as exit code 128 + signal).
   std::string job_out;
   for (const auto& e : std::filesystem::directory_iterator(runDir("kill") + "/logs")) {
@@ -136,6 +144,8 @@ TEST_F(SlurmTest, KilledActorAndRewardTasksAreRestartedAndTheJobCompletes) {
   }
   EXPECT_NE(job_out.find("actor-0 exited with code 137; restarting it"), std::string::npos) << job_out;
   EXPECT_NE(job_out.find("reward-1 exited with code 137; restarting it"), std::string::npos) << job_out;
+  EXPECT_NE(job_out.find("learner-1 exited with code 137; restarting the learner group"), std::string::npos) << job_out;
+  EXPECT_NE(slurp(runDir("kill") + "/logs/learner-0.log").find("resumed from"), std::string::npos) << jobOutput("kill");
 }
 
 TEST_F(SlurmTest, ScancelStopsTheJobAndResubmittingResumes) {
@@ -151,6 +161,8 @@ TEST_F(SlurmTest, ScancelStopsTheJobAndResubmittingResumes) {
   }
   ASSERT_FALSE(job.empty()) << slurp(submit_out);
   waitFor(runDir("resume") + "/logs/learner-0.log", "saved checkpoint", "resume");
+  // scancel sends SIGTERM to every step and the batch script: the learner finishes its step and
+  // writes the checkpoint of the step reached (NOTE [Stop requests]) within Slurm's KillWait.
   ASSERT_EQ(testing::run("/usr/bin/env", {"scancel", job}, dir_.file("scancel.log")), 0)
       << slurp(dir_.file("scancel.log"));
   // The job leaves the queue.
@@ -165,8 +177,9 @@ TEST_F(SlurmTest, ScancelStopsTheJobAndResubmittingResumes) {
   waited.push_back("--wait");
   const Process resumed = start(gramrlBinary(), waited, dir_.file("resumed.log"));
   ASSERT_EQ(wait(resumed, kJobTimeout, kPoll), 0) << slurp(dir_.file("resumed.log")) << jobOutput("resume");
-  EXPECT_NE(slurp(runDir("resume") + "/logs/learner-0.log").find("resumed from"), std::string::npos)
-      << jobOutput("resume");
+  const std::string learner_log = slurp(runDir("resume") + "/logs/learner-0.log");
+  EXPECT_NE(learner_log.find("resumed from"), std::string::npos) << jobOutput("resume");
+  EXPECT_NE(learner_log.find("stopped on request at step"), std::string::npos) << jobOutput("resume");
   expectLedgerExact("resume", 16);
 }
 

@@ -38,6 +38,12 @@ std::string slurp(const std::string& path) {
   return text.str();
 }
 
+size_t countOf(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 TEST(LocalLauncherTest, EveryProcessExitingZeroIsSuccess) {
@@ -120,6 +126,82 @@ TEST(LocalLauncherTest, PastTheRestartLimitTheRunFails) {
   EXPECT_EQ(r.failed, "actor");
   EXPECT_EQ(r.restarts, 1);
   EXPECT_LT(secondsSince(t0), 10.0);
+}
+
+// NOTE [Learner restarts]: two "learner ranks" and an "actor" that follows them. Rank 1 dies on
+// its first start; rank 0 would run for a minute; each start appends its attempt to a file.
+TEST(LocalLauncherTest, ALearnerFailureRestartsItsGroupAndItsFollowers) {
+  testing::TempDir dir;
+  const std::string log = dir.file("starts");
+  auto member = [&](const std::string& name, const std::string& work) {
+    ProcessSpec s = shell(name, "echo " + name + "=${GRAMRL_RESTART_ATTEMPT:-0} >> " + log + "; " + work, false, 2);
+    s.restart_group = "learner";
+    return s;
+  };
+  ProcessSpec actor = shell(
+      "actor-0",
+      "echo actor-0=${GRAMRL_RESTART_ATTEMPT:-0} >> " + log + "; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+      true, 0);
+  actor.follows_group = "learner";
+  ProcessSpec reward =
+      shell("reward-0", "echo reward-0 >> " + log + "; trap 'exit 0' TERM; while :; do sleep 0.05; done", true, 0);
+  std::vector<ProcessSpec> specs{
+      reward, member("learner-0", "[ \"${GRAMRL_RESTART_ATTEMPT:-0}\" = 1 ] && exit 0; sleep 60"),
+      member("learner-1", "[ \"${GRAMRL_RESTART_ATTEMPT:-0}\" = 1 ] && { sleep 0.3; exit 0; }; sleep 0.3; exit 9"),
+      actor};
+  std::vector<std::pair<std::string, int64_t>> hook_calls;
+  LaunchHooks hooks;
+  hooks.before_group_restart = [&](const std::string& group, int64_t attempt) {
+    hook_calls.emplace_back(group, attempt);
+  };
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, hooks, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(r.restarts, 1);
+  EXPECT_LT(secondsSince(t0), 20.0) << "learner-0 was not stopped for the restart";
+  ASSERT_EQ(hook_calls.size(), 1u);
+  EXPECT_EQ(hook_calls[0], (std::pair<std::string, int64_t>{"learner", 1}));
+  // Everything but the reward replica started twice, the second time as attempt 1.
+  const std::string starts = slurp(log);
+  for (const char* line : {"learner-0=0\n", "learner-1=0\n", "actor-0=0\n", "learner-0=1\n", "learner-1=1\n",
+                           "actor-0=1\n", "reward-0\n"}) {
+    EXPECT_NE(starts.find(line), std::string::npos) << line << " missing from:\n" << starts;
+  }
+  EXPECT_EQ(starts.find("reward-0\nreward-0"), std::string::npos) << "the reward replica was restarted:\n" << starts;
+  EXPECT_EQ(countOf(starts, "\n"), 7u) << starts;
+}
+
+TEST(LocalLauncherTest, ALearnerGroupPastItsRestartsFailsTheRun) {
+  ProcessSpec a = shell("learner-0", "sleep 60", false, 1);
+  ProcessSpec b = shell("learner-1", "sleep 0.2; exit 5", false, 1);
+  a.restart_group = b.restart_group = "learner";
+  std::vector<ProcessSpec> specs{a, b};
+  const auto t0 = Clock::now();
+  const LaunchResult r = runLocal(specs, {}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(r.failed, "learner-1");
+  EXPECT_EQ(r.restarts, 1);
+  EXPECT_LT(secondsSince(t0), 10.0);
+}
+
+TEST(LocalLauncherTest, AFollowerFailingAloneRestartsAlone) {
+  testing::TempDir dir;
+  const std::string log = dir.file("starts");
+  ProcessSpec learner = shell("learner-0", "echo learner >> " + log + "; sleep 1.5; exit 0", false, 1);
+  learner.restart_group = "learner";
+  ProcessSpec actor = shell("actor-0",
+                            "echo actor >> " + log + "; [ $(grep -c actor " + log +
+                                ") -ge 2 ] || exit 3; trap 'exit 0' TERM; while :; do sleep 0.05; done",
+                            true, 1);
+  actor.follows_group = "learner";
+  std::vector<ProcessSpec> specs{learner, actor};
+  const LaunchResult r = runLocal(specs, {}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.restarts, 1);
+  const std::string starts = slurp(log);
+  EXPECT_EQ(countOf(starts, "learner\n"), 1u) << "the learner was restarted:\n" << starts;
+  EXPECT_EQ(countOf(starts, "actor\n"), 2u) << starts;
 }
 
 TEST(LocalLauncherTest, EnvironmentAndLogFileReachTheChild) {
