@@ -29,7 +29,11 @@ else()
 endif()
 message(STATUS "gramrl: LibTorch ${Torch_VERSION}, CUDA ${GRAMRL_WITH_CUDA}")
 if(GRAMRL_REQUIRE_CUDA)
-  get_target_property(_gramrl_torch_defines torch INTERFACE_COMPILE_DEFINITIONS)
+  # LibTorch 2.x attaches USE_C10D_NCCL to its torch_cuda target (torch links it).
+  set(_gramrl_torch_defines "")
+  if(TARGET torch_cuda)
+    get_target_property(_gramrl_torch_defines torch_cuda INTERFACE_COMPILE_DEFINITIONS)
+  endif()
   if(NOT GRAMRL_WITH_CUDA OR NOT "USE_C10D_NCCL" IN_LIST _gramrl_torch_defines)
     message(FATAL_ERROR "gramrl: GRAMRL_REQUIRE_CUDA is on, but the LibTorch found (${Torch_DIR}, "
       "${Torch_VERSION}) is built without CUDA or without NCCL. Point CMAKE_PREFIX_PATH at the "

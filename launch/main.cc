@@ -1,6 +1,7 @@
 // gramrl: one command for every role. Thin by design: parse the command line (the only place
 // that sees CLI11), run the chosen subcommand, map exceptions to exit codes (exitCodeFor in
 // common/core/errors.h).
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -145,6 +146,7 @@ void addTrainCommands(CLI::App& app, Action& run) {
   CLI::App* dpo = train->add_subcommand(
       "dpo", "DPO / IPO / cDPO on preference pairs (learner.data.train); rerun the same command to resume");
   dpo->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+  dpo->add_flag("--wait", args->wait, "launch.mode slurm: wait for the job to end and return its exit code");
   dpo->callback([&run, args, positional]() {
     args->algorithm = "dpo";
     args->config = positional->front();
@@ -156,6 +158,7 @@ void addTrainCommands(CLI::App& app, Action& run) {
   CLI::App* sft = train->add_subcommand(
       "sft", "Supervised fine-tuning of policy.model on demonstrations (learner.data.train); rerun to resume");
   sft->add_option("args", *sft_positional, "The config file, then section.key=value overrides")->required();
+  sft->add_flag("--wait", sft_args->wait, "launch.mode slurm: wait for the job to end and return its exit code");
   sft->callback([&run, sft_args, sft_positional]() {
     sft_args->algorithm = "sft";
     sft_args->config = sft_positional->front();
@@ -186,6 +189,7 @@ void addGramCommands(CLI::App& app, Action& run) {
     auto positional = std::make_shared<std::vector<std::string>>();
     CLI::App* c = gram->add_subcommand(stage.command, stage.help);
     c->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
+    c->add_flag("--wait", args->wait, "launch.mode slurm: wait for the job to end and return its exit code");
     const std::string algorithm = stage.algorithm;
     c->callback([&run, args, positional, algorithm]() {
       args->algorithm = algorithm;
@@ -310,17 +314,47 @@ void addRlhfCommand(CLI::App& app, Action& run) {
 }
 
 void addSlurmCommands(CLI::App& app, Action& run) {
-  CLI::App* slurm = app.add_subcommand("slurm", "gramrl rlhf as a heterogeneous Slurm job");
+  CLI::App* slurm =
+      app.add_subcommand("slurm", "gramrl rlhf as a heterogeneous Slurm job, training commands as plain jobs");
   slurm->require_subcommand(1);
   auto args = std::make_shared<RlhfArgs>();
   auto positional = std::make_shared<std::vector<std::string>>();
+  auto train_algorithm = std::make_shared<std::string>();
   CLI::App* render = slurm->add_subcommand(
-      "render", "Print the batch script that `gramrl rlhf CONFIG launch.mode=slurm` submits (one component per role)");
+      "render",
+      "Print the batch script that `gramrl rlhf CONFIG launch.mode=slurm` submits (one component per role), or with "
+      "--train that of a training command");
   render->add_option("args", *positional, "The config file, then section.key=value overrides")->required();
-  render->callback([&run, args, positional]() {
+  render->add_option("--train", *train_algorithm, "The training job of this learner.algorithm instead of rlhf")
+      ->check(CLI::IsMember({"sft", "dpo", "gram_pretrain", "gram_finetune", "bradley_terry"}));
+  render->callback([&run, args, positional, train_algorithm]() {
     args->config = positional->front();
     args->overrides.assign(positional->begin() + 1, positional->end());
-    run = [args]() { return runSlurmRender(*args); };
+    if (train_algorithm->empty()) {
+      run = [args]() { return runSlurmRender(*args); };
+      return;
+    }
+    TrainArgs train{*train_algorithm, args->config, args->overrides};
+    run = [train]() {
+      std::fputs(trainBatchScript(train).c_str(), stdout);
+      return 0;
+    };
+  });
+  auto train_args = std::make_shared<TrainArgs>();
+  auto train_positional = std::make_shared<std::vector<std::string>>();
+  CLI::App* supervise_train = slurm->add_subcommand(
+      "supervise-train", "Inside a training job: host the rendezvous and start each learner rank as a job step");
+  supervise_train->group("");  // internal
+  supervise_train->add_option("algorithm", train_args->algorithm, "learner.algorithm")
+      ->required()
+      ->check(CLI::IsMember({"sft", "dpo", "gram_pretrain", "gram_finetune", "bradley_terry"}));
+  supervise_train->add_option("args", *train_positional, "The config file, then section.key=value overrides")
+      ->required();
+  supervise_train->callback([&run, train_args, train_positional]() {
+    train_args->config = train_positional->front();
+    train_args->overrides.assign(train_positional->begin() + 1, train_positional->end());
+    train_args->in_slurm_job = true;
+    run = [train_args]() { return runTrain(*train_args); };
   });
   CLI::App* supervise = slurm->add_subcommand(
       "supervise",

@@ -29,6 +29,7 @@
 #include "launch/role_plan.h"
 #include "launch/run_inputs.h"
 #include "launch/slurm_script.h"
+#include "launch/slurm_submit.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -75,14 +76,6 @@ void printStatus(const std::vector<control::ProcessStatus>& table, const fs::pat
       number(m, "time/actor_generation_s"), number(m, "time/actor_weights_s"), number(m, "time/actor_reward_s"));
 }
 
-std::string hostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf;
-}
-
-bool isLoopback(const std::string& host) { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
-
 // An endpoint that processes on other nodes can dial: a wildcard bind becomes this host's name.
 std::string dialable(const std::string& endpoint) {
   for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:"}) {
@@ -110,7 +103,7 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
 
   const auto& rdzv = config.launch.rendezvous;
   // Under Slurm the store is on learner rank 0's node (this one) and must be reachable from the others.
-  const std::string rdzv_host = under_slurm && isLoopback(rdzv.host) ? hostName() : rdzv.host;
+  const std::string rdzv_host = under_slurm ? storeHostInJob(rdzv.host) : rdzv.host;
   auto store = Rendezvous::host(RendezvousAddress{rdzv_host, static_cast<uint16_t>(rdzv.port)},
                                 std::chrono::seconds(rdzv.timeout_s));
   const std::string address = store->address().toString();
@@ -236,71 +229,9 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
   return result.exit_code == 0 ? 1 : result.exit_code;
 }
 
-// A command-line argument as the batch script must pass it: the config file (and any override
-// value that names an existing file) made absolute, since sbatch may run it from elsewhere.
-std::string absoluteArgument(const std::string& arg, bool is_config) {
-  if (is_config) return fs::absolute(arg).string();
-  return arg;
-}
-
 std::string rlhfBatchScript(const RlhfArgs& args, const ExperimentConfig& config) {
-  const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
-  SlurmJobPaths paths;
-  paths.gramrl = config.launch.slurm.gramrl.empty() ? selfExecutable() : config.launch.slurm.gramrl;
-  paths.run_dir = run_dir.string();
-  paths.config = (run_dir / "config.yaml").string();
-  paths.supervise_args.push_back(absoluteArgument(args.config, true));
-  for (const auto& o : args.overrides) paths.supervise_args.push_back(absoluteArgument(o, false));
-  // The output directory as the batch script will see it, whatever its working directory.
-  if (!fs::path(config.experiment.output_dir).is_absolute()) {
-    paths.supervise_args.push_back("experiment.output_dir=" + fs::absolute(config.experiment.output_dir).string());
-  }
-  const auto plan = buildSlurmPlan(config, paths.config, paths.run_dir);
-  return renderRlhfBatchScript(config, plan, paths);
-}
-
-// NOTE [Slurm jobs]: writes <run>/slurm-job.sbatch and submits it; with --wait, returns the
-// job's exit code as sbatch --wait reports it.
-int submitRlhfJob(const RlhfArgs& args, const ExperimentConfig& config) {
-  const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
-  std::error_code ec;
-  fs::create_directories(run_dir / "logs", ec);  // the job's --output goes there: it must exist first
-  GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", run_dir.string(), ec.message());
-  const std::string script_path = (run_dir / "slurm-job.sbatch").string();
-  checkpoint::writeFileAtomically(script_path, rlhfBatchScript(args, config));
-  const std::string sbatch = findOnPath("sbatch");
-  GRAMRL_CHECK(!sbatch.empty(), ConfigError,
-               "launch.mode slurm: no sbatch on PATH (run on a Slurm login node, or render the script with "
-               "`gramrl slurm render` and submit it yourself)");
-  const std::string command = fmt::format("'{}' --parsable{} '{}'", sbatch, args.wait ? " --wait" : "", script_path);
-  log::info("submitting {}{}", script_path, args.wait ? " and waiting for the job to end" : "");
-  std::FILE* pipe = ::popen(command.c_str(), "r");
-  GRAMRL_CHECK(pipe != nullptr, SystemError, "cannot run sbatch: {}", std::strerror(errno));
-  std::string out;
-  char buf[256];
-  while (std::fgets(buf, sizeof(buf), pipe) != nullptr) {
-    out += buf;
-    if (args.wait && out.find('\n') != std::string::npos && out.size() == std::strlen(buf)) {
-      log::info("submitted job {}; logs in {}; live table: gramrl status {}", out.substr(0, out.find('\n')),
-                (run_dir / "logs").string(), run_dir.string());
-    }
-  }
-  const int status = ::pclose(pipe);
-  const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-  const std::string job = out.substr(0, out.find_first_of(";\n"));
-  if (!args.wait) {
-    GRAMRL_CHECK(rc == 0, SystemError, "sbatch failed (exit code {}) for {}", rc, script_path);
-    log::info("submitted job {}; logs in {}; live table: gramrl status {}", job, (run_dir / "logs").string(),
-              run_dir.string());
-    std::printf("%s\n", job.c_str());
-    return 0;
-  }
-  if (rc == 0) {
-    log::info("job {} finished: summary in {}", job, (run_dir / "summary.json").string());
-  } else {
-    log::error("job {} ended with exit code {}; see {}/logs/slurm-{}.out", job, rc, run_dir.string(), job);
-  }
-  return rc;
+  const SlurmJobPaths paths = slurmJobPaths(config, args.config, args.overrides);
+  return renderBatchScript(config, buildSlurmPlan(config, paths.config, paths.run_dir), paths);
 }
 
 }  // namespace
@@ -308,7 +239,10 @@ int submitRlhfJob(const RlhfArgs& args, const ExperimentConfig& config) {
 int runRlhf(const RlhfArgs& args) {
   log::setIdentity("launch");
   const ExperimentConfig config = loadExperimentConfig(args.config, args.overrides);
-  if (config.launch.mode == "slurm") return submitRlhfJob(args, config);
+  if (config.launch.mode == "slurm") {
+    const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
+    return submitBatchJob(rlhfBatchScript(args, config), run_dir.string(), args.wait, "summary.json");
+  }
   return superviseRlhf(args, false);
 }
 

@@ -13,13 +13,15 @@ std::vector<std::pair<std::string, std::string>> gpuEnv(const std::vector<int64_
   return {{"CUDA_VISIBLE_DEVICES", std::to_string(gpus[static_cast<size_t>(index) % gpus.size()])}};
 }
 
+std::string logFileOf(const std::string& run_dir, const RoleProcess& p) {
+  return (std::filesystem::path(run_dir) / "logs" / (p.name() + ".log")).string();
+}
+
 }  // namespace
 
 std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std::string& config_path,
                                        const std::string& run_dir) {
-  namespace fs = std::filesystem;
   std::vector<RoleProcess> plan;
-  auto log_of = [&](const RoleProcess& p) { return (fs::path(run_dir) / "logs" / (p.name() + ".log")).string(); };
   const auto& devices = config.launch.devices;
   for (int64_t k = 0; k < config.reward.replicas; ++k) {
     RoleProcess p;
@@ -28,10 +30,30 @@ std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std
     p.args = {"reward", "serve", config_path, "--replica", std::to_string(k)};
     p.serves = true;
     p.restart_limit = config.launch.restart_limit;
-    p.log_file = log_of(p);
+    p.log_file = logFileOf(run_dir, p);
     p.env = gpuEnv(devices.reward, k);
     plan.push_back(std::move(p));
   }
+  for (auto& p : buildTrainPlan(config, config_path, run_dir)) plan.push_back(std::move(p));
+  for (int64_t a = 0; a < config.rollout.actors; ++a) {
+    RoleProcess p;
+    p.role = "actor";
+    p.index = a;
+    p.args = {"worker", "actor", "--config", config_path, "--index", std::to_string(a)};
+    p.serves = true;
+    p.restart_limit = config.launch.restart_limit;
+    p.follows_group = "learner";
+    p.log_file = logFileOf(run_dir, p);
+    p.env = gpuEnv(devices.actors, a);
+    plan.push_back(std::move(p));
+  }
+  return plan;
+}
+
+std::vector<RoleProcess> buildTrainPlan(const ExperimentConfig& config, const std::string& config_path,
+                                        const std::string& run_dir) {
+  std::vector<RoleProcess> plan;
+  const auto& devices = config.launch.devices;
   for (int64_t r = 0; r < config.learner.ranks; ++r) {
     RoleProcess p;
     p.role = "learner";
@@ -42,20 +64,8 @@ std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std
     // NOTE [Learner restarts] in launch/local_launcher.h: the ranks restart together.
     p.restart_limit = config.launch.restart_limit;
     p.restart_group = "learner";
-    if (r > 0) p.log_file = log_of(p);
+    if (r > 0) p.log_file = logFileOf(run_dir, p);
     p.env = gpuEnv(devices.learner, r);
-    plan.push_back(std::move(p));
-  }
-  for (int64_t a = 0; a < config.rollout.actors; ++a) {
-    RoleProcess p;
-    p.role = "actor";
-    p.index = a;
-    p.args = {"worker", "actor", "--config", config_path, "--index", std::to_string(a)};
-    p.serves = true;
-    p.restart_limit = config.launch.restart_limit;
-    p.follows_group = "learner";
-    p.log_file = log_of(p);
-    p.env = gpuEnv(devices.actors, a);
     plan.push_back(std::move(p));
   }
   return plan;

@@ -39,4 +39,9 @@ struct RoleProcess {
 std::vector<RoleProcess> buildRlhfPlan(const ExperimentConfig& config, const std::string& config_path,
                                        const std::string& run_dir);
 
+// `gramrl train` and `gramrl gram pretrain|finetune|bt`: learner.ranks learner ranks only, as in
+// buildRlhfPlan (a restart group; rank 0 on the terminal).
+std::vector<RoleProcess> buildTrainPlan(const ExperimentConfig& config, const std::string& config_path,
+                                        const std::string& run_dir);
+
 }  // namespace gramrl

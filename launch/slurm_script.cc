@@ -56,7 +56,10 @@ std::string quote(const std::string& s) {
 
 std::vector<RoleProcess> buildSlurmPlan(const ExperimentConfig& config, const std::string& config_path,
                                         const std::string& run_dir) {
-  std::vector<RoleProcess> plan = buildRlhfPlan(config, config_path, run_dir);
+  return forSlurm(buildRlhfPlan(config, config_path, run_dir), run_dir);
+}
+
+std::vector<RoleProcess> forSlurm(std::vector<RoleProcess> plan, const std::string& run_dir) {
   for (auto& p : plan) {
     if (p.log_file.empty()) p.log_file = (std::filesystem::path(run_dir) / "logs" / (p.name() + ".log")).string();
     p.env.clear();
@@ -91,20 +94,22 @@ int slurmHetGroup(const std::vector<RoleProcess>& plan, const std::string& role)
   return -1;
 }
 
-std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
-                                  const SlurmJobPaths& paths) {
+std::string renderBatchScript(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
+                              const SlurmJobPaths& paths) {
   const SlurmOptions& slurm = config.launch.slurm;
   checkWord(slurm.partition, "launch.slurm.partition");
   checkWord(slurm.account, "launch.slurm.account");
   checkWord(slurm.time_limit, "launch.slurm.time_limit");
   checkWord(config.experiment.name, "experiment.name");
+  const bool heterogeneous = slurmHetGroup(plan, "reward") > 0 || slurmHetGroup(plan, "actor") > 0;
   std::string s = "#!/bin/bash\n";
   s += fmt::format(
-      "# gramrl rlhf as one heterogeneous Slurm job (NOTE [Slurm jobs] in launch/slurm_script.h).\n"
+      "# gramrl {} as one {}Slurm job (NOTE [Slurm jobs] in launch/slurm_script.h).\n"
       "# Rendered by `gramrl slurm render` from {}; submit it with sbatch, or run\n"
-      "# `gramrl rlhf CONFIG launch.mode=slurm`, which renders and submits it. Submitting it again after\n"
+      "# `gramrl {} CONFIG launch.mode=slurm`, which renders and submits it. Submitting it again after\n"
       "# a stop resumes from the newest checkpoint in {}.\n",
-      paths.supervise_args.empty() ? paths.config : paths.supervise_args.front(), paths.run_dir);
+      paths.command, heterogeneous ? "heterogeneous " : "",
+      paths.supervise_args.empty() ? paths.config : paths.supervise_args.front(), paths.command, paths.run_dir);
   s += fmt::format("#SBATCH --job-name=gramrl-{}\n", config.experiment.name);
   s += fmt::format("#SBATCH --output={}/logs/slurm-%j.out\n", paths.run_dir);
   s += fmt::format("#SBATCH --time={}\n", slurm.time_limit);
@@ -130,8 +135,12 @@ std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vec
     checkWord(o.mem, key + ".mem");
     checkWord(o.partition, key + ".partition");
     checkWord(o.constraint, key + ".constraint");
-    s += fmt::format("# het group {}: {} {} process(es), one task each ({}.*)\n", slurmHetGroup(plan, role), n, role,
-                     key);
+    if (heterogeneous) {
+      s += fmt::format("# het group {}: {} {} process(es), one task each ({}.*)\n", slurmHetGroup(plan, role), n, role,
+                       key);
+    } else {
+      s += fmt::format("# {} {} process(es), one task each ({}.*)\n", n, role, key);
+    }
     s += fmt::format("#SBATCH --ntasks={}\n", n);
     if (o.nodes > 0) s += fmt::format("#SBATCH --nodes={}\n", o.nodes);
     s += fmt::format("#SBATCH --cpus-per-task={}\n", o.cpus_per_task);
@@ -142,15 +151,20 @@ std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vec
     if (!o.constraint.empty()) s += fmt::format("#SBATCH --constraint={}\n", o.constraint);
   }
   s += "\nset -euo pipefail\n";
-  s += "# This script runs on the first node of het group 0: learner rank 0's node. The supervisor hosts the\n"
-       "# rendezvous store and the control channel here and starts one job step per process:\n";
+  s += fmt::format(
+      "# This script runs on the first node of {}: learner rank 0's node. The supervisor hosts the\n"
+      "# rendezvous store{} here and starts one job step per process:\n",
+      heterogeneous ? "het group 0" : "the job", heterogeneous ? " and the control channel" : "");
   for (const auto& p : plan) {
     std::string line = "#  ";
     for (const auto& a : srunCommand(config, plan, p, paths.gramrl)) line += " " + a;
     s += line + " --rendezvous $HOST:$PORT\n";
   }
-  s += fmt::format("# Live table of the processes: {} status {}\n", quote(paths.gramrl), quote(paths.run_dir));
-  std::string supervise = "exec " + quote(paths.gramrl) + " slurm supervise";
+  if (paths.command == "rlhf") {  // the training supervisor keeps no heartbeat table
+    s += fmt::format("# Live table of the processes: {} status {}\n", quote(paths.gramrl), quote(paths.run_dir));
+  }
+  std::string supervise = "exec " + quote(paths.gramrl);
+  for (const auto& w : paths.supervise_command) supervise += " " + w;  // gramrl's own words
   for (const auto& a : paths.supervise_args) supervise += " " + quote(a);
   s += supervise + "\n";
   return s;
@@ -161,16 +175,12 @@ std::vector<std::string> srunCommand(const ExperimentConfig& config, const std::
   const SlurmRoleOptions& o = roleOptions(config.launch.slurm, process.role);
   GRAMRL_ASSERT(!process.log_file.empty(), "{} has no log file (use buildSlurmPlan)", process.name());
   const std::string& log = process.log_file;
-  std::vector<std::string> argv{"srun",
-                                fmt::format("--het-group={}", slurmHetGroup(plan, process.role)),
-                                "--ntasks=1",
-                                "--nodes=1",
-                                "--exact",
-                                fmt::format("--cpus-per-task={}", o.cpus_per_task),
-                                "--kill-on-bad-exit=1",
-                                fmt::format("--job-name={}", process.name()),
-                                "--output=" + log,
-                                "--open-mode=append"};
+  const bool heterogeneous = slurmHetGroup(plan, "reward") > 0 || slurmHetGroup(plan, "actor") > 0;
+  std::vector<std::string> argv{"srun"};
+  if (heterogeneous) argv.push_back(fmt::format("--het-group={}", slurmHetGroup(plan, process.role)));
+  argv.insert(argv.end(), {"--ntasks=1", "--nodes=1", "--exact", fmt::format("--cpus-per-task={}", o.cpus_per_task),
+                           "--kill-on-bad-exit=1", fmt::format("--job-name={}", process.name()), "--output=" + log,
+                           "--open-mode=append"});
   if (o.gpus_per_task > 0) argv.push_back(fmt::format("--gpus-per-task={}", o.gpus_per_task));
   argv.push_back(gramrl);
   argv.insert(argv.end(), process.args.begin(), process.args.end());

@@ -40,12 +40,18 @@ struct SlurmJobPaths {
   std::string run_dir;
   std::string config;                       // <run_dir>/config.yaml, which the workers read
   std::vector<std::string> supervise_args;  // the user's config file and overrides, absolute where paths
+  // The user's command ("rlhf", "train sft", "gram pretrain"...) and the gramrl words that start
+  // the supervisor inside the job (before supervise_args).
+  std::string command = "rlhf";
+  std::vector<std::string> supervise_command{"slurm", "supervise"};
 };
 
 // The role plan of a run inside a Slurm job: buildRlhfPlan's, with every process logging to
 // <run_dir>/logs/<role>-<index>.log and no CUDA_VISIBLE_DEVICES (Slurm assigns the GPUs).
 std::vector<RoleProcess> buildSlurmPlan(const ExperimentConfig& config, const std::string& config_path,
                                         const std::string& run_dir);
+// The same for any plan (buildTrainPlan's: a plain job of learner ranks).
+std::vector<RoleProcess> forSlurm(std::vector<RoleProcess> plan, const std::string& run_dir);
 
 // The first executable named `name` in $PATH, or "" when there is none.
 std::string findOnPath(const std::string& name);
@@ -54,13 +60,14 @@ std::string findOnPath(const std::string& name);
 // process.
 int slurmHetGroup(const std::vector<RoleProcess>& plan, const std::string& role);
 
-// The sbatch script of `gramrl rlhf` for this config. Throws ConfigError for a value that
-// cannot go into an #SBATCH line (whitespace or newlines in a partition name, ...).
-std::string renderRlhfBatchScript(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
-                                  const SlurmJobPaths& paths);
+// The sbatch script of `gramrl rlhf` (or, with paths.command and paths.supervise_command, of a
+// training command: one component, a plain job) for this config. Throws ConfigError for a value
+// that cannot go into an #SBATCH line (whitespace or newlines in a partition name, ...).
+std::string renderBatchScript(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
+                              const SlurmJobPaths& paths);
 
 // argv of the srun that starts `process` inside the job (without the trailing --rendezvous,
-// which the supervisor adds).
+// which the supervisor adds); --het-group only where the plan has more than one role.
 std::vector<std::string> srunCommand(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
                                      const RoleProcess& process, const std::string& gramrl);
 

@@ -11,47 +11,85 @@
 #include "common/core/logging.h"
 #include "common/rendezvous/rendezvous.h"
 #include "launch/local_launcher.h"
+#include "launch/role_plan.h"
 #include "launch/run_inputs.h"
+#include "launch/slurm_script.h"
+#include "launch/slurm_submit.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
 
-int runTrain(const TrainArgs& args) {
-  log::setIdentity("launch");
+namespace {
+
+ExperimentConfig trainConfig(const TrainArgs& args) {
   std::vector<std::string> overrides = args.overrides;
   overrides.push_back("learner.algorithm=" + args.algorithm);
-  const ExperimentConfig config = loadExperimentConfig(args.config, overrides);
-  GRAMRL_CHECK(config.launch.mode == "local", ConfigError,
-               "launch.mode: `gramrl train` runs on this machine (local); Slurm jobs come with the RLHF pipeline");
+  return loadExperimentConfig(args.config, overrides);
+}
+
+// What the user typed, for the batch script's comments.
+std::string userCommand(const std::string& algorithm) {
+  if (algorithm == "gram_pretrain") return "gram pretrain";
+  if (algorithm == "gram_finetune") return "gram finetune";
+  if (algorithm == "bradley_terry") return "gram bt";
+  return "train " + algorithm;
+}
+
+}  // namespace
+
+std::string trainBatchScript(const TrainArgs& args) {
+  const ExperimentConfig config = trainConfig(args);
+  SlurmJobPaths paths = slurmJobPaths(config, args.config, args.overrides);
+  paths.command = userCommand(args.algorithm);
+  paths.supervise_command = {"slurm", "supervise-train", args.algorithm};
+  return renderBatchScript(config, forSlurm(buildTrainPlan(config, paths.config, paths.run_dir), paths.run_dir), paths);
+}
+
+int runTrain(const TrainArgs& args) {
+  log::setIdentity(args.in_slurm_job ? "slurm" : "launch");
+  const ExperimentConfig config = trainConfig(args);
+  if (config.launch.mode == "slurm" && !args.in_slurm_job) {
+    const fs::path run_dir = fs::absolute(fs::path(config.experiment.output_dir) / config.experiment.name);
+    return submitBatchJob(trainBatchScript(args), run_dir.string(), args.wait, "checkpoints");
+  }
   const fs::path run_dir = fs::path(config.experiment.output_dir) / config.experiment.name;
   // NOTE [Resume checks what was trained on]: refuses changed inputs, keeps earlier configs.
   const int64_t attempt = prepareRunDirectory(run_dir.string(), config, toYaml(config));
   const std::string config_path = (run_dir / "config.yaml").string();
+  std::error_code ec;
+  fs::create_directories(run_dir / "logs", ec);
+  GRAMRL_CHECK(!ec, SystemError, "cannot create run directory {}: {}", run_dir.string(), ec.message());
 
   const auto& rdzv = config.launch.rendezvous;
-  auto store = Rendezvous::host(RendezvousAddress{rdzv.host, static_cast<uint16_t>(rdzv.port)},
+  const std::string rdzv_host = args.in_slurm_job ? storeHostInJob(rdzv.host) : rdzv.host;
+  auto store = Rendezvous::host(RendezvousAddress{rdzv_host, static_cast<uint16_t>(rdzv.port)},
                                 std::chrono::seconds(rdzv.timeout_s));
   const std::string address = store->address().toString();
   const std::string exe = selfExecutable();
-  const int64_t ranks = config.learner.ranks;
+  std::vector<RoleProcess> plan = buildTrainPlan(config, config_path, run_dir.string());
+  if (args.in_slurm_job) plan = forSlurm(std::move(plan), run_dir.string());
   std::vector<ProcessSpec> specs;
-  for (int64_t r = 0; r < ranks; ++r) {
+  for (const auto& p : plan) {
     ProcessSpec spec;
-    spec.name = "learner-" + std::to_string(r);
-    spec.argv = {exe,
-                 "worker",
-                 "learner",
-                 "--config",
-                 config_path,
-                 "--rank",
-                 std::to_string(r),
-                 "--world",
-                 std::to_string(ranks),
-                 "--rendezvous",
-                 address};
-    if (r > 0) spec.log_file = (run_dir / "logs" / (spec.name + ".log")).string();
+    spec.name = p.name();
+    if (args.in_slurm_job) {
+      spec.argv = srunCommand(config, plan, p, exe);
+      spec.argv[0] = findOnPath("srun");
+      GRAMRL_CHECK(!spec.argv[0].empty(), ConfigError,
+                   "gramrl slurm supervise-train runs inside a Slurm job: no srun on PATH");
+    } else {
+      spec.argv = {exe};
+      spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
+      spec.log_file = p.log_file;
+      spec.env = p.env;
+    }
+    spec.argv.push_back("--rendezvous");
+    spec.argv.push_back(address);
+    spec.restart_limit = p.restart_limit;
+    spec.restart_group = p.restart_group;
     specs.push_back(std::move(spec));
   }
+  const int64_t ranks = config.learner.ranks;
   log::info("{} training in {} (attempt {}): {} learner rank(s), rendezvous {}", args.algorithm, run_dir.string(),
             attempt, ranks, address);
   // <run_dir>/processes.json: which pid is which rank, for whoever has to debug the run.

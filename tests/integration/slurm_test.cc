@@ -183,5 +183,36 @@ TEST_F(SlurmTest, ScancelStopsTheJobAndResubmittingResumes) {
   expectLedgerExact("resume", 16);
 }
 
+// `gramrl train` under Slurm (issue 13): a plain job of two learner ranks, each a job step, that
+// trains to its last checkpoint; the same supervisor as rlhf runs inside it.
+TEST_F(SlurmTest, TrainingRunsAsAPlainJob) {
+  const std::string data = dir_.file("sft.jsonl");
+  ASSERT_EQ(testing::run(gramrlBinary(), {"world", "generate", "sft", "-n", "128", "-o", data}, dir_.file("gen.log")),
+            0)
+      << slurp(dir_.file("gen.log"));
+  const std::vector<std::string> args{"train",
+                                      "sft",
+                                      std::string(GRAMRL_SOURCE_DIR) + "/configs/sft-toy.yaml",
+                                      "launch.mode=slurm",
+                                      "experiment.output_dir=" + dir_.path(),
+                                      "experiment.name=sft",
+                                      "learner.data.train=" + data,
+                                      "learner.ranks=2",
+                                      "learner.total_steps=4",
+                                      "learner.global_batch_size=16",
+                                      "learner.micro_batch_size=8",
+                                      "learner.checkpoint.every_steps=2",
+                                      "launch.slurm.time_limit=00:10:00",
+                                      "launch.slurm.stop_signal_s=0",
+                                      "--wait"};
+  const Process p = start(gramrlBinary(), args, dir_.file("train.log"));
+  ASSERT_EQ(wait(p, kJobTimeout, kPoll), 0) << slurp(dir_.file("train.log")) << jobOutput("sft");
+  const std::string script = slurp(runDir("sft") + "/slurm-job.sbatch");
+  EXPECT_EQ(script.find("hetjob"), std::string::npos) << script;
+  EXPECT_NE(script.find("slurm supervise-train sft"), std::string::npos) << script;
+  EXPECT_TRUE(std::filesystem::exists(runDir("sft") + "/checkpoints/step-00000004")) << jobOutput("sft");
+  EXPECT_NE(slurp(runDir("sft") + "/logs/learner-1.log").find("rank 1 of 2"), std::string::npos) << jobOutput("sft");
+}
+
 }  // namespace
 }  // namespace gramrl

@@ -53,7 +53,7 @@ SlurmJobPaths paths() {
 TEST(SlurmScript, OneComponentPerRoleSizedFromTheConfig) {
   const ExperimentConfig c = clusterConfig();
   const auto plan = buildSlurmPlan(c, "/runs/exp/config.yaml", "/runs/exp");
-  const std::string s = renderRlhfBatchScript(c, plan, paths());
+  const std::string s = renderBatchScript(c, plan, paths());
   EXPECT_EQ(s.rfind("#!/bin/bash\n", 0), 0u);
   EXPECT_EQ(count(s, "#SBATCH hetjob\n"), 2u) << s;
   EXPECT_NE(s.find("#SBATCH --account=rlhf\n"), std::string::npos) << s;
@@ -108,7 +108,33 @@ TEST(SlurmScript, ARoleWithoutProcessesHasNoComponent) {
   const auto plan = buildSlurmPlan(c, "/r/config.yaml", "/r");
   EXPECT_EQ(slurmHetGroup(plan, "reward"), -1);
   EXPECT_EQ(slurmHetGroup(plan, "actor"), 1);
-  EXPECT_EQ(count(renderRlhfBatchScript(c, plan, paths()), "#SBATCH hetjob\n"), 1u);
+  EXPECT_EQ(count(renderBatchScript(c, plan, paths()), "#SBATCH hetjob\n"), 1u);
+}
+
+// `gramrl train` / `gramrl gram ...` under Slurm: one component of learner ranks, a plain job,
+// each rank a step without --het-group, the batch script starting the training supervisor.
+TEST(SlurmScript, ATrainingCommandIsAPlainJobOfLearnerRanks) {
+  ExperimentConfig c = clusterConfig();
+  c.learner.ranks = 4;
+  const auto plan = forSlurm(buildTrainPlan(c, "/r/config.yaml", "/r"), "/r");
+  ASSERT_EQ(plan.size(), 4u);
+  SlurmJobPaths p = paths();
+  p.command = "gram pretrain";
+  p.supervise_command = {"slurm", "supervise-train", "gram_pretrain"};
+  const std::string s = renderBatchScript(c, plan, p);
+  EXPECT_EQ(count(s, "hetjob"), 0u) << s;
+  EXPECT_EQ(count(s, "--het-group"), 0u) << s;
+  EXPECT_NE(s.find("#SBATCH --ntasks=4\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("#SBATCH --gpus-per-task=1\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("`gramrl gram pretrain CONFIG launch.mode=slurm`"), std::string::npos) << s;
+  EXPECT_NE(s.find("exec '/opt/gramrl' slurm supervise-train gram_pretrain '/cfg.yaml' 'a.b=1'\n"), std::string::npos)
+      << s;
+  for (const auto& process : plan) {
+    EXPECT_EQ(process.log_file, "/r/logs/" + process.name() + ".log");
+    EXPECT_EQ(process.restart_group, "learner");
+    const auto argv = srunCommand(c, plan, process, "/opt/gramrl");
+    EXPECT_EQ(argv[1], "--ntasks=1");
+  }
 }
 
 TEST(SlurmScript, ValuesThatCannotGoIntoAnSbatchLineAreRefused) {
@@ -116,14 +142,14 @@ TEST(SlurmScript, ValuesThatCannotGoIntoAnSbatchLineAreRefused) {
   c.launch.slurm.reward.partition = "gpu\n#SBATCH --uid=0";
   const auto plan = buildSlurmPlan(c, "/r/config.yaml", "/r");
   try {
-    renderRlhfBatchScript(c, plan, paths());
+    renderBatchScript(c, plan, paths());
     FAIL() << "no error";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("launch.slurm.reward.partition"), std::string::npos) << e.what();
   }
   c = clusterConfig();
   c.launch.slurm.extra_args = {"--qos=high\n--uid=0"};
-  EXPECT_THROW(renderRlhfBatchScript(c, plan, paths()), ConfigError);
+  EXPECT_THROW(renderBatchScript(c, plan, paths()), ConfigError);
 }
 
 }  // namespace
