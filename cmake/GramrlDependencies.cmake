@@ -2,8 +2,11 @@
 # (see docs/architecture.md); on GPU machines the same calls find PyTorch's CUDA LibTorch
 # and the packages unpacked by .devdeps/setup-on-device.sh through CMAKE_PREFIX_PATH.
 find_package(Threads REQUIRED)
-find_package(Torch REQUIRED)
+# Before Torch: LibTorch 2.x links its own protobuf statically (its symbols hidden) and, unless
+# protobuf::libprotobuf already exists, defines that target as an empty alias, which would leave
+# gramrl's TensorBoard writer without Debian's libprotobuf at link time.
 find_package(Protobuf REQUIRED)
+find_package(Torch REQUIRED)
 find_package(cppzmq REQUIRED)
 find_package(CapnProto REQUIRED)
 find_package(yaml-cpp REQUIRED)
@@ -69,4 +72,15 @@ if(_gramrl_torch_include)
   endforeach()
   include_directories(BEFORE SYSTEM "${_gramrl_shim}")
   message(STATUS "gramrl: Debian's fmt, spdlog and protobuf headers before LibTorch's bundled copies (${_gramrl_shim})")
+endif()
+
+# NOTE [libstdc++ before LibTorch]
+# PyTorch's wheels (2.5 and later, pytorch/pytorch#133437) link parts of libstdc++ statically into
+# libtorch.so and libtorch_cpu.so and export them, std::filesystem among them. An executable's
+# undefined symbols bind to the first library in its DT_NEEDED order that defines them, and the
+# compiler adds libstdc++ last, so gramrl's std::filesystem::remove_all ran LibTorch's copy, which
+# crashed (every test using a temporary directory segfaulted in the CUDA build). Naming libstdc++
+# before everything else makes the system's copy the one that binds.
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.0)
+  string(APPEND CMAKE_EXE_LINKER_FLAGS " -Wl,--push-state,--no-as-needed,-lstdc++,--pop-state")
 endif()

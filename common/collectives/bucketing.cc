@@ -1,6 +1,7 @@
 #include "common/collectives/bucketing.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <utility>
 

@@ -1,6 +1,7 @@
 #include "common/collectives/collective.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <cstring>
