@@ -6,6 +6,7 @@ Usage: report.py RESULTS_JSONL PROMPT_TOKENS NEW_TOKENS
 RESULTS_JSONL holds the peers' JSON lines (gramrl_peer.py, hf_peer.py, llama_cpp_peer.py).
 Generation, for each peer and batch B, medians over the repeats:
   T_N   seconds to generate NEW_TOKENS tokens per row (prefill + decode, model already loaded)
+        (and the same from the best runs: on a shared machine noise only adds time)
   T_1   seconds to generate 1 token per row (the prefill and one argmax)
   generated tok/s = B * NEW_TOKENS / T_N; prefill tok/s = B * PROMPT_TOKENS / T_1;
   decode tok/s = B * (NEW_TOKENS - 1) / (T_N - T_1)
@@ -38,7 +39,7 @@ def compare(a, b):
     return same, len(a), first
 
 
-def generation(rows, prompt, new):
+def generation(rows, prompt, new, pick):
     peers = list(dict.fromkeys(label(r) for r in rows))
     batches = sorted({r["batch"] for r in rows})
     out = ["| batch | peer | runs | T_1 s | prefill tok/s | T_N s | generated tok/s | decode tok/s | "
@@ -51,7 +52,7 @@ def generation(rows, prompt, new):
             tn = [r["seconds"] for r in rows if label(r) == p and r["batch"] == b and r["new"] == new]
             if not t1 or not tn:
                 continue
-            m1, mn = statistics.median(t1), statistics.median(tn)
+            m1, mn = pick(t1), pick(tn)
             stats[p] = (m1, mn, mn - m1, min(len(t1), len(tn)))
         g = stats.get("gramrl")
         for p, (m1, mn, md, runs) in stats.items():
@@ -99,10 +100,13 @@ def main():
     with open(sys.argv[1]) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     prompt, new = int(sys.argv[2]), int(sys.argv[3])
-    gen, checks = generation([r for r in rows if r["what"] == "generate"], prompt, new)
+    gen_rows = [r for r in rows if r["what"] == "generate"]
+    gen, checks = generation(gen_rows, prompt, new, statistics.median)
     print(f"Generation: greedy, {prompt}-token prompts, T_N: {new} new tokens per row; ratio = gramrl time / "
-          f"peer time (above 1: gramrl slower)\n")
+          f"peer time (above 1: gramrl slower). Medians of the runs:\n")
     print("\n".join(gen))
+    print("\nThe same, best (shortest) run of each (the least disturbed by other work on the machine):\n")
+    print("\n".join(generation(gen_rows, prompt, new, min)[0]))
     print("\nEqual work:\n" + "\n".join(f"- {c}" for c in checks))
     print("\nTraining step: forward + backward + AdamW; ratio = gramrl step / peer step\n")
     print("\n".join(training([r for r in rows if r["what"] == "train"])))
