@@ -11,7 +11,7 @@
 // ones (max abs difference printed).
 //
 // Usage: generation_bench [--presets tiny-qwen2,0.5b-qwen2] [--batches 1,8,64] [--prompt 64]
-//        [--decode 16] [--no-cache-max-batch 8]
+//        [--decode 16] [--no-cache-max-batch 8]   (a --presets entry ending in .json is a config.json path)
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +22,7 @@
 
 #include <torch/torch.h>
 
+#include "common/checkpoint/hf_config.h"
 #include "common/model/presets.h"
 #include "common/model/transformer.h"
 #include "rollout/transformer_decoder.h"
@@ -70,6 +71,15 @@ Shape shapeOf(const gramrl::ModelConfig& c) {
   return s;
 }
 
+
+// A preset name, or the path of a Hugging Face config.json (any name ending in ".json"), so that
+// the bench runs on the shape of a real checkpoint (bench/peers/ times its peers on one).
+gramrl::ModelConfig benchConfig(const std::string& name) {
+  const std::string json = ".json";
+  const bool is_file = name.size() > json.size() && name.compare(name.size() - json.size(), json.size(), json) == 0;
+  return is_file ? gramrl::checkpoint::readHfConfigFile(name) : gramrl::presetConfig(name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,7 +117,7 @@ int main(int argc, char** argv) {
               "decode tok/s", "ratio", "no-cache x", "max |dlogit|");
 
   for (const std::string& name : splitList(presets)) {
-    auto model = std::make_shared<gramrl::Transformer>(gramrl::presetConfig(name), torch::kFloat, torch::kCPU);
+    auto model = std::make_shared<gramrl::Transformer>(benchConfig(name), torch::kFloat, torch::kCPU);
     gramrl::initRandom(*model, 1);
     const Shape shape = shapeOf(model->config());
     const int64_t vocab = model->config().vocab_size;

@@ -9,7 +9,7 @@
 // (the same batch is repeated, so a working step must fit it).
 //
 // Usage: train_bench [--presets tiny-qwen2,0.5b-qwen2] [--shapes 8x128,1x512] [--steps 5]
-//                    [--threads N]
+//                    [--threads N]   (a --presets entry ending in .json is a config.json path)
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -20,6 +20,7 @@
 
 #include <torch/torch.h>
 
+#include "common/checkpoint/hf_config.h"
 #include "common/model/presets.h"
 #include "common/model/transformer.h"
 
@@ -57,6 +58,15 @@ double forwardFlopsPerToken(const gramrl::ModelConfig& c, int64_t t) {
   return 2.0 * matmul + 2.0 * layers * q * static_cast<double>(t);
 }
 
+
+// A preset name, or the path of a Hugging Face config.json (any name ending in ".json"), so that
+// the bench runs on the shape of a real checkpoint (bench/peers/ times its peers on one).
+gramrl::ModelConfig benchConfig(const std::string& name) {
+  const std::string json = ".json";
+  const bool is_file = name.size() > json.size() && name.compare(name.size() - json.size(), json.size(), json) == 0;
+  return is_file ? gramrl::checkpoint::readHfConfigFile(name) : gramrl::presetConfig(name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,7 +98,7 @@ int main(int argc, char** argv) {
               "loss last");
   int failures = 0;
   for (const std::string& name : splitList(presets)) {
-    auto model = std::make_shared<gramrl::Transformer>(gramrl::presetConfig(name), torch::kFloat, torch::kCPU);
+    auto model = std::make_shared<gramrl::Transformer>(benchConfig(name), torch::kFloat, torch::kCPU);
     gramrl::initRandom(*model, 1);
     const gramrl::ModelConfig& config = model->config();
     for (const std::string& shape : splitList(shapes)) {
