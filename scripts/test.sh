@@ -13,19 +13,23 @@
 # slurm-wlm and munge with apt-get when missing; about 4 minutes); SKIP_SLURM=1 leaves them out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+t0=$(date +%s)
+stage() { echo "test: $1 took $(( $(date +%s) - t0 )) s"; t0=$(date +%s); }
 scripts/setup.sh
-if [ "${SKIP_REFERENCE:-0}" != 1 ]; then scripts/setup_reference.sh; fi
+stage "setup.sh"
+if [ "${SKIP_REFERENCE:-0}" != 1 ]; then scripts/setup_reference.sh; stage "setup_reference.sh"; fi
 scripts/build.sh
+stage "the build"
 skip=()
 if [ "${SKIP_SLURM:-0}" = 1 ]; then skip=(-LE slurm); fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "${skip[@]}" "$@"
+stage "the test suite"
 if [ "${CUDA_BUILD:-1}" != 0 ]; then
   if [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
-    start=$(date +%s)
     BUILD_DIR=build-cuda scripts/build_cuda.sh
-    built=$(date +%s)
+    stage "the CUDA build"
     ctest --test-dir build-cuda --output-on-failure -j "$(nproc)" -L unit
-    echo "test: CUDA build $(( built - start )) s, its unit tests $(( $(date +%s) - built )) s"
+    stage "the CUDA build's unit tests"
   elif [ -n "${CI:-}" ]; then
     echo "test: no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin/nvcc; CI builds the CUDA build too" >&2
     exit 1
@@ -33,4 +37,4 @@ if [ "${CUDA_BUILD:-1}" != 0 ]; then
     echo "test: SKIPPED the CUDA build: no nvcc at ${CUDA_HOME:-/usr/local/cuda}/bin/nvcc (CUDA_BUILD=0 silences this)"
   fi
 fi
-if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; fi
+if [ "${FUZZ_SECONDS:-60}" -gt 0 ]; then bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; stage "the fuzzers"; fi
