@@ -391,14 +391,18 @@ TEST_F(RlhfTest, OneActorAndThreeActorsTrainTheSamePolicy) {
 // an undisturbed run with the same seeds.
 TEST_F(RlhfTest, KillsAndStopsOfEveryRoleAndTheLauncherChangeNothing) {
   std::mt19937_64 rng(testing::testSeed());
-  const int64_t steps = 24;  // 7 faults with their hang detections and restarts, with room to spare
+  // 7 faults with their hang detections and restarts, with room to spare: on an idle machine a
+  // step takes about 0.15 s, and the run goes on while a stopped actor or replica waits to be found
+  // hung (24 steps with a 3 s timeout were too few there once learner faults stopped costing a
+  // relaunch).
+  const int64_t steps = 32;
   const std::vector<std::string> common{"learner.total_steps=" + std::to_string(steps),
                                         "learner.ranks=1",
                                         "reward.replicas=2",
                                         "learner.checkpoint.every_steps=1",
                                         "learner.checkpoint.keep_last=2",
-                                        "launch.heartbeat_ms=200",
-                                        "launch.heartbeat_timeout_s=3",
+                                        "launch.heartbeat_ms=100",
+                                        "launch.heartbeat_timeout_s=1",
                                         "launch.restart_limit=20",
                                         "launch.status_interval_s=0",
                                         "learner.tensorboard=false"};
