@@ -71,7 +71,6 @@ Shape shapeOf(const gramrl::ModelConfig& c) {
   return s;
 }
 
-
 // A preset name, or the path of a Hugging Face config.json (any name ending in ".json"), so that
 // the bench runs on the shape of a real checkpoint (bench/peers/ times its peers on one).
 gramrl::ModelConfig benchConfig(const std::string& name) {

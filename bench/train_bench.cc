@@ -58,7 +58,6 @@ double forwardFlopsPerToken(const gramrl::ModelConfig& c, int64_t t) {
   return 2.0 * matmul + 2.0 * layers * q * static_cast<double>(t);
 }
 
-
 // A preset name, or the path of a Hugging Face config.json (any name ending in ".json"), so that
 // the bench runs on the shape of a real checkpoint (bench/peers/ times its peers on one).
 gramrl::ModelConfig benchConfig(const std::string& name) {
