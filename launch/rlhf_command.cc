@@ -118,30 +118,8 @@ int superviseRlhf(const RlhfArgs& args, bool under_slurm) {
   const std::string control_endpoint = dialable(monitor.endpoint());
   const std::vector<RoleProcess> plan = under_slurm ? buildSlurmPlan(config, config_path, run_dir.string())
                                                     : buildRlhfPlan(config, config_path, run_dir.string());
-  std::vector<ProcessSpec> specs;
-  for (const auto& p : plan) {
-    ProcessSpec spec;
-    spec.name = p.name();
-    if (under_slurm) {
-      spec.argv = srunCommand(config, plan, p, exe);
-      const std::string srun = findOnPath("srun");
-      GRAMRL_CHECK(!srun.empty(), ConfigError, "gramrl slurm supervise runs inside a Slurm job: no srun on PATH");
-      spec.argv[0] = srun;
-    } else {
-      spec.argv = {exe};
-      spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
-    }
-    spec.argv.push_back("--rendezvous");
-    spec.argv.push_back(address);
-    spec.log_file = under_slurm ? std::string() : p.log_file;  // srun --output writes the log
-    spec.serves = p.serves;
-    spec.restart_limit = p.restart_limit;
-    spec.restart_group = p.restart_group;
-    spec.follows_group = p.follows_group;
-    spec.env = p.env;
-    spec.env.emplace_back(control::kControlEnv, control_endpoint);
-    specs.push_back(std::move(spec));
-  }
+  std::vector<ProcessSpec> specs = processSpecs(config, plan, exe, address, under_slurm);
+  for (auto& spec : specs) spec.env.emplace_back(control::kControlEnv, control_endpoint);
   log::info("rlhf in {}: {} reward replica(s) ({}), {} actor(s), {} learner rank(s), rendezvous {}; logs in {}",
             run_dir.string(), config.reward.replicas, config.reward.backend, config.rollout.actors,
             config.learner.ranks, address, (run_dir / "logs").string());

@@ -17,6 +17,35 @@
 namespace gramrl {
 namespace fs = std::filesystem;
 
+std::vector<ProcessSpec> processSpecs(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
+                                      const std::string& exe, const std::string& rendezvous, bool under_slurm) {
+  const std::string srun = under_slurm ? findOnPath("srun") : std::string();
+  GRAMRL_CHECK(!under_slurm || !srun.empty(), ConfigError,
+               "gramrl slurm supervise runs inside a Slurm job: no srun on PATH");
+  std::vector<ProcessSpec> specs;
+  for (const auto& p : plan) {
+    ProcessSpec spec;
+    spec.name = p.name();
+    if (under_slurm) {
+      spec.argv = srunCommand(config, plan, p, exe);
+      spec.argv[0] = srun;
+    } else {
+      spec.argv = {exe};
+      spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
+      spec.log_file = p.log_file;  // under Slurm, srun --output writes it
+    }
+    spec.argv.push_back("--rendezvous");
+    spec.argv.push_back(rendezvous);
+    spec.serves = p.serves;
+    spec.restart_limit = p.restart_limit;
+    spec.restart_group = p.restart_group;
+    spec.follows_group = p.follows_group;
+    spec.env = p.env;
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
 std::string hostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";

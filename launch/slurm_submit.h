@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "launch/local_launcher.h"
 #include "launch/slurm_script.h"
 
 namespace gramrl {
@@ -16,6 +17,13 @@ struct ExperimentConfig;
 // absolute where they name paths (sbatch may run the script from another directory).
 SlurmJobPaths slurmJobPaths(const ExperimentConfig& config, const std::string& config_file,
                             const std::vector<std::string>& overrides);
+
+// What the supervisor starts for each process of `plan`: locally `exe` with the process's
+// arguments, its log file and environment; inside a Slurm job (under_slurm, a plan from forSlurm)
+// its srun step (srunCommand), which writes the log itself. Both get --rendezvous `rendezvous`.
+// Throws ConfigError when a job has no srun on PATH.
+std::vector<ProcessSpec> processSpecs(const ExperimentConfig& config, const std::vector<RoleProcess>& plan,
+                                      const std::string& exe, const std::string& rendezvous, bool under_slurm);
 
 // This machine's host name ("localhost" when it has none), and the host a store hosted inside a
 // job must bind: `host` itself, or this machine's name where `host` is a loopback address (the

@@ -68,27 +68,7 @@ int runTrain(const TrainArgs& args) {
   const std::string exe = selfExecutable();
   std::vector<RoleProcess> plan = buildTrainPlan(config, config_path, run_dir.string());
   if (args.in_slurm_job) plan = forSlurm(std::move(plan), run_dir.string());
-  std::vector<ProcessSpec> specs;
-  for (const auto& p : plan) {
-    ProcessSpec spec;
-    spec.name = p.name();
-    if (args.in_slurm_job) {
-      spec.argv = srunCommand(config, plan, p, exe);
-      spec.argv[0] = findOnPath("srun");
-      GRAMRL_CHECK(!spec.argv[0].empty(), ConfigError,
-                   "gramrl slurm supervise-train runs inside a Slurm job: no srun on PATH");
-    } else {
-      spec.argv = {exe};
-      spec.argv.insert(spec.argv.end(), p.args.begin(), p.args.end());
-      spec.log_file = p.log_file;
-      spec.env = p.env;
-    }
-    spec.argv.push_back("--rendezvous");
-    spec.argv.push_back(address);
-    spec.restart_limit = p.restart_limit;
-    spec.restart_group = p.restart_group;
-    specs.push_back(std::move(spec));
-  }
+  const std::vector<ProcessSpec> specs = processSpecs(config, plan, exe, address, args.in_slurm_job);
   const int64_t ranks = config.learner.ranks;
   log::info("{} training in {} (attempt {}): {} learner rank(s), rendezvous {}", args.algorithm, run_dir.string(),
             attempt, ranks, address);
