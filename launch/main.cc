@@ -2,6 +2,7 @@
 // that sees CLI11), run the chosen subcommand, map exceptions to exit codes (exitCodeFor in
 // common/core/errors.h).
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include "actors/actor_worker.h"
 #include "common/core/errors.h"
@@ -471,10 +473,27 @@ void addDataCommands(CLI::App& app, Action& run) {
   formats->callback([&run]() { run = []() { return runDataFormats(); }; });
 }
 
+
+// NOTE [OpenMP threads wait passively]
+// Debian's LibTorch runs its intra-op work on libgomp threads, which by default spin for a while
+// after each parallel region. gramrl's processes share cores with each other (actors, reward
+// replicas and learner ranks on one machine) and with OpenBLAS's own threads, and the spinning
+// threads took the CPU from them: measured on the 2-core machine, generation at batch 64 took
+// 2.28x transformers' time with spinning threads and 1.15x with OMP_WAIT_POLICY=PASSIVE
+// (docs/benchmarks.md, "Peers"). libgomp reads the variable once, when it is loaded, before
+// main: so when it is unset, gramrl sets it and executes itself again. A value the user set
+// (ACTIVE, say) is kept. If the re-execution fails, the process goes on as it was.
+void waitPassivelyInOpenMp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+}
+
 }  // namespace
 }  // namespace gramrl::cli
 
 int main(int argc, char** argv) {
+  gramrl::cli::waitPassivelyInOpenMp(argv);
   CLI::App app{"gramrl: RLHF experiments with GRAM, the generative foundation reward model"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "gramrl 0.1.0");

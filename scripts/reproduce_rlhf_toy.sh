@@ -12,23 +12,28 @@
 #                random init), Bradley-Terry (random init), Bradley-Terry from stage 1; the
 #                label-free likelihood judge is the stage-1 model; the gold judge is the upper bound
 #   5. best-of-n each reward model picks among BON_N samples of the SFT policy per held-out prompt
-#   6. RLHF      gramrl rlhf configs/rlhf-repro-toy.yaml for every algorithm, reward model and seed
+#   6. RLHF      gramrl rlhf configs/rlhf-repro-toy.yaml for every algorithm, RLHF setting (learning
+#                rate and KL coefficient), reward model and seed
 #   7. eval      gold score of the final policies on held-out prompts, win rate against the SFT
 #                policy under the gold judge, gold against KL over training
 # Every stage resumes: a rerun skips what is finished. Progress lines come every 30 s.
-# Knobs (environment): SEEDS, ALGORITHMS, REWARDS, SFT_STEPS, STAGE1_STEPS, STAGE2_STEPS, LABELS,
-# POLICY_PAIR_PROMPTS, RLHF_STEPS, EVAL_PROMPTS, EVAL_SAMPLES, BON_PROMPTS, BON_N, OUT, REPORT_DIR,
-# GRAMRL.
+# Knobs (environment): SEEDS, ALGORITHMS, RLHF_SETTINGS (words lr<LR>-kl<KL>), REWARDS, SFT_STEPS,
+# STAGE1_STEPS, STAGE2_STEPS, STAGE2_LR, LABELS, POLICY_PAIR_PROMPTS, RLHF_STEPS, EVAL_PROMPTS,
+# EVAL_SAMPLES, BON_PROMPTS, BON_N, OUT, REPORT_DIR, GRAMRL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${SEEDS:-"0 1"}
 ALGORITHMS=${ALGORITHMS:-"grpo ppo"}
+# The first setting is the one fixed before the first runs; the second holds the policy closer to
+# the SFT policy (docs/toy-rlhf.md, "What changed and why").
+RLHF_SETTINGS=${RLHF_SETTINGS:-"lr2e-4-kl0.05 lr1e-4-kl0.2"}
 REWARDS=${REWARDS:-"gold gram gen-only bt bt-s1 likelihood"}
 SFT_STEPS=${SFT_STEPS:-400}
 STAGE1_STEPS=${STAGE1_STEPS:-800}
-STAGE2_STEPS=${STAGE2_STEPS:-300}
+STAGE2_STEPS=${STAGE2_STEPS:-600}
+STAGE2_LR=${STAGE2_LR:-1e-4}
 LABELS=${LABELS:-2000}
-POLICY_PAIR_PROMPTS=${POLICY_PAIR_PROMPTS:-1000}
+POLICY_PAIR_PROMPTS=${POLICY_PAIR_PROMPTS:-4000}
 RLHF_STEPS=${RLHF_STEPS:-40}
 EVAL_PROMPTS=${EVAL_PROMPTS:-100}
 EVAL_SAMPLES=${EVAL_SAMPLES:-4}
@@ -151,8 +156,8 @@ for split in id ood; do
 done
 
 say "reward models on $(wc -l <"$D/stage2.jsonl") labelled pairs ($STAGE2_STEPS steps each, two at a time)"
-R=(reward.model="$M/stage1" learner.data.train="$D/stage2.jsonl" learner.lr=5e-4)
-S=(reward.model=builtin:toy learner.data.train="$D/stage2.jsonl" learner.lr=5e-4)
+R=(reward.model="$M/stage1" learner.data.train="$D/stage2.jsonl" learner.lr="$STAGE2_LR")
+S=(reward.model=builtin:toy learner.data.train="$D/stage2.jsonl" learner.lr="$STAGE2_LR")
 train gram "$OUT/logs/gram.log" "$STAGE2_STEPS" "$GRAMRL" gram finetune configs/gram-toy.yaml "${R[@]}" &
 p1=$!
 train gen-only "$OUT/logs/gen-only.log" "$STAGE2_STEPS" "$GRAMRL" gram finetune configs/gram-toy.yaml "${S[@]}"
@@ -180,21 +185,30 @@ done
 say "evaluation prompts: the SFT policy's samples"
 for split in id ood; do sample_graded "$M/sft" "$D/eval-$split.jsonl" "$EVAL_SAMPLES" "$E/sft-$split.jsonl"; done
 
-total=0
-for _ in $SEEDS; do for _ in $ALGORITHMS; do for _ in $REWARDS; do total=$((total + 1)); done; done; done
+# An RLHF variant is an algorithm with a setting: grpo-lr2e-4-kl0.05. ppo and grpo read their KL
+# coefficient from learner.<algorithm>.kl_coef; rloo, remax and the rest read learner.grpo's.
+variants=()
+for algorithm in $ALGORITHMS; do for setting in $RLHF_SETTINGS; do variants+=("$algorithm-$setting"); done; done
+variant_args() {
+  local algorithm=${1%%-lr*} setting=${1#*-lr}
+  local lr=${setting%%-kl*} kl=${setting##*-kl} section=grpo
+  [ "$algorithm" = ppo ] && section=ppo
+  echo "learner.algorithm=$algorithm learner.lr=$lr learner.$section.kl_coef=$kl"
+}
+total=$(($(echo "$SEEDS" | wc -w) * ${#variants[@]} * $(echo "$REWARDS" | wc -w)))
 done_runs=0
 for seed in $SEEDS; do
-  for algorithm in $ALGORITHMS; do
+  for variant in "${variants[@]}"; do
     for rm in $REWARDS; do
-      name=$algorithm-$rm-s$seed
+      name=$variant-$rm-s$seed
       done_runs=$((done_runs + 1))
       final=$(step_dir "$name" "$RLHF_STEPS")
       if [ ! -f "$OUT/runs/$name/summary.json" ]; then
-        say "RLHF $done_runs/$total: $algorithm against $rm, seed $seed ($RLHF_STEPS steps; log $OUT/logs/$name.log)"
+        say "RLHF $done_runs/$total: $variant against $rm, seed $seed ($RLHF_STEPS steps; log $OUT/logs/$name.log)"
         t0=$(date +%s)
-        # shellcheck disable=SC2046 # reward_args prints key=value words
+        # shellcheck disable=SC2046 # variant_args and reward_args print key=value words
         "$GRAMRL" rlhf "$CONFIG" experiment.output_dir="$OUT/runs" experiment.name="$name" experiment.seed="$seed" \
-          policy.model="$M/sft" learner.algorithm="$algorithm" learner.total_steps="$RLHF_STEPS" \
+          policy.model="$M/sft" $(variant_args "$variant") learner.total_steps="$RLHF_STEPS" \
           $(reward_args "$rm") >"$OUT/logs/$name.log" 2>&1 || fail "RLHF $name" "$OUT/logs/$name.log"
         say "  $name: $(($(date +%s) - t0)) s; $(jq -r '.final_metrics | "gold \(.["reward/gold"] * 1000 | round / 1000), KL per token \(.["kl/per_token"] * 1000 | round / 1000)"' "$OUT/runs/$name/summary.json")"
       fi
@@ -204,7 +218,7 @@ for seed in $SEEDS; do
 done
 
 say "report: $REPORT_DIR/toy-rlhf.md"
-scripts/rlhf_toy_report.sh "$OUT" "$REPORT_DIR" "$SEEDS" "$ALGORITHMS" "$REWARDS" "$BON_N" \
-  "SFT $SFT_STEPS steps; stage 1 $STAGE1_STEPS steps; reward models $STAGE2_STEPS steps on $(wc -l <"$D/stage2.jsonl") pairs; RLHF $RLHF_STEPS steps of 16 prompts x 4 samples; evaluation $EVAL_SAMPLES samples x $EVAL_PROMPTS prompts per split" \
+scripts/rlhf_toy_report.sh "$OUT" "$REPORT_DIR" "$SEEDS" "${variants[*]}" "$REWARDS" "$BON_N" \
+  "SFT $SFT_STEPS steps; stage 1 $STAGE1_STEPS steps; reward models $STAGE2_STEPS steps at lr $STAGE2_LR on $(wc -l <"$D/stage2.jsonl") pairs; RLHF $RLHF_STEPS steps of 16 prompts x 4 samples; evaluation $EVAL_SAMPLES samples x $EVAL_PROMPTS prompts per split" \
   "$(($(date +%s) - START))"
 cat "$REPORT_DIR/toy-rlhf.md"

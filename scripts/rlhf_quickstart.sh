@@ -20,9 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SFT_STEPS=${SFT_STEPS:-400}
 STAGE1_STEPS=${STAGE1_STEPS:-800}
-STAGE2_STEPS=${STAGE2_STEPS:-400}
+STAGE2_STEPS=${STAGE2_STEPS:-600}
 LABELS=${LABELS:-2000}
-POLICY_PAIR_PROMPTS=${POLICY_PAIR_PROMPTS:-2000}
+POLICY_PAIR_PROMPTS=${POLICY_PAIR_PROMPTS:-4000}
 RLHF_STEPS=${RLHF_STEPS:-60}
 EVAL_PROMPTS=${EVAL_PROMPTS:-200}
 EVAL_SAMPLES=${EVAL_SAMPLES:-4}
@@ -130,7 +130,7 @@ fi
 if [ ! -d "$M/gram" ]; then
   say "GRAM stage 2: $STAGE2_STEPS steps on $(wc -l <"$D/stage2.jsonl") labelled pairs (log: $OUT/logs/stage2.log)"
   train stage2 "$OUT/logs/stage2.log" "$GRAMRL" gram finetune configs/gram-toy.yaml reward.model="$M/stage1" \
-    learner.data.train="$D/stage2.jsonl" learner.total_steps="$STAGE2_STEPS" learner.lr=5e-4 ||
+    learner.data.train="$D/stage2.jsonl" learner.total_steps="$STAGE2_STEPS" learner.lr=1e-4 ||
     fail "GRAM stage 2" "$OUT/logs/stage2.log"
   publish "$(step_dir stage2 "$STAGE2_STEPS")" gram
 fi

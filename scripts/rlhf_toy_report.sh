@@ -3,7 +3,8 @@
 # on held-out prompts, its win rate against the SFT policy under the gold judge, its KL, and
 # best-of-n with each reward model) and two PNGs (gnuplot): gold over the RLHF steps, and gold
 # against KL to the SFT policy (over-optimisation curves), both on the training samples.
-# Usage: rlhf_toy_report.sh OUT REPORT_DIR SEEDS ALGORITHMS REWARDS BON_N SETTINGS SECONDS
+# Usage: rlhf_toy_report.sh OUT REPORT_DIR SEEDS VARIANTS REWARDS BON_N SETTINGS SECONDS
+# (VARIANTS: the run names' first part, an algorithm and its RLHF setting, e.g. grpo-lr1e-4-kl0.2)
 set -euo pipefail
 OUT=$1 REPORT_DIR=$2 SEEDS=$3 ALGORITHMS=$4 REWARDS=$5 BON_N=$6 SETTINGS=$7 SECONDS_TOTAL=$8
 E=$OUT/eval
@@ -93,6 +94,21 @@ final() { jq -r ".final_metrics[\"$2\"]" "$OUT/runs/$1/summary.json"; }
     printf '| random | %.3f | %.3f |\n' "$(bon "$E/bon-$first-id.json" random)" "$(bon "$E/bon-$first-ood.json" random)"
   fi
   echo
+  echo "Pair accuracy on held-out pairs of the SFT policy's samples (the best-of-n prompts, pairs with"
+  echo "different gold scores; generative judges debiased over both orders):"
+  echo
+  echo "| reward model | accuracy ID | accuracy OOD | pairs ID | pairs OOD |"
+  echo "|---|---|---|---|---|"
+  acc() { jq -r '.groups[] | select(.name == "all") | (.accuracy.debiased // .accuracy.score // .accuracy.reward //
+    ([.accuracy[] | select(. != null)] | first))' "$1"; }
+  pairs() { jq -r '.groups[] | select(.name == "all") | .pairs' "$1"; }
+  for rm in $REWARDS; do
+    [ "$rm" = gold ] && continue
+    [ -f "$E/bon-$rm-id.json" ] || continue
+    printf '| %s | %.3f | %.3f | %s | %s |\n' "$(label "$rm")" "$(acc "$E/bon-$rm-id.json")" \
+      "$(acc "$E/bon-$rm-ood.json")" "$(pairs "$E/bon-$rm-id.json")" "$(pairs "$E/bon-$rm-ood.json")"
+  done
+  echo
   echo "![gold over the RLHF steps](toy-rlhf-steps.png)"
   echo
   echo "![gold against KL](toy-rlhf-kl.png)"
@@ -123,10 +139,12 @@ plots() { # COLUMNS -> one panel per algorithm
   done
 }
 n_alg=$(echo "$ALGORITHMS" | wc -w)
+cols=$((n_alg < 2 ? n_alg : 2))
+rows=$(((n_alg + 1) / 2))
 gnuplot <<GP
-set terminal pngcairo size $((520 * n_alg)),500 font "sans,9"
+set terminal pngcairo size $((560 * cols)),$((460 * rows)) font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-steps.png"
-set multiplot layout 1,$n_alg
+set multiplot layout $rows,$cols
 set xlabel "RLHF step (5-step windows)"
 set ylabel "gold score of the training samples"
 set key below
@@ -135,9 +153,9 @@ $(plots 1:2)
 unset multiplot
 GP
 gnuplot <<GP
-set terminal pngcairo size $((520 * n_alg)),500 font "sans,9"
+set terminal pngcairo size $((560 * cols)),$((460 * rows)) font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-kl.png"
-set multiplot layout 1,$n_alg
+set multiplot layout $rows,$cols
 set xlabel "KL per token to the SFT policy"
 set ylabel "gold score of the training samples"
 set key below

@@ -20,6 +20,10 @@ stage "setup.sh"
 if [ "${SKIP_REFERENCE:-0}" != 1 ]; then scripts/setup_reference.sh; stage "setup_reference.sh"; fi
 scripts/build.sh
 stage "the build"
+# The test binaries run LibTorch in-process, two at a time: passive OpenMP threads (NOTE [OpenMP
+# threads wait passively] in launch/main.cc, which the gramrl binary sets for itself) keep their
+# spinning from starving the other test.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 skip=()
 if [ "${SKIP_SLURM:-0}" = 1 ]; then skip=(-LE slurm); fi
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "$(nproc)" "${skip[@]}" "$@"
