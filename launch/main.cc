@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include "actors/actor_worker.h"
 #include "common/core/errors.h"
@@ -472,7 +472,6 @@ void addDataCommands(CLI::App& app, Action& run) {
   CLI::App* formats = data->add_subcommand("formats", "List the formats of data convert and what each makes");
   formats->callback([&run]() { run = []() { return runDataFormats(); }; });
 }
-
 
 // NOTE [OpenMP threads wait passively]
 // Debian's LibTorch runs its intra-op work on libgomp threads, which by default spin for a while
