@@ -8,21 +8,25 @@
 # learner's wall-time shares (waiting for the actors, making experience, the update, publishing
 # weights), and the actors' generation and scoring seconds per step (actor-seconds, summed over
 # actors). The last column is samples/s at staleness 1 over staleness 0.
-# Usage: bench/rlhf_staleness.sh [STEPS] [WARMUP]   (defaults 40, 5); GRAMRL, OUT from the environment
+# Usage: bench/rlhf_staleness.sh [STEPS] [WARMUP]   (defaults 40, 5); GRAMRL, OUT from the environment,
+# and ARGS: more key=value overrides for both runs (e.g. "learner.ranks=1 rollout.actors=1", so
+# that on 2 cores the learner and the actors each have one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-40}
 WARMUP=${2:-5}
 GRAMRL=${GRAMRL:-build/launch/gramrl}
 OUT=${OUT:-$(mktemp -d)}
-echo "rlhf_staleness: configs/rlhf-toy.yaml, $STEPS steps, steps 1-$WARMUP dropped; runs in $OUT"
+ARGS=${ARGS:-}
+echo "rlhf_staleness: configs/rlhf-toy.yaml $ARGS, $STEPS steps, steps 1-$WARMUP dropped; runs in $OUT"
 printf '%-10s %8s %10s %10s | %8s %10s %8s %8s | %12s %10s | %s\n' max_staleness "wall s" samples/s tokens/s \
   waiting experience update publish "actor gen s" "reward s" "ratio"
 base=""
 for s in 0 1; do
+  # shellcheck disable=SC2086 # ARGS is a list of key=value words
   "$GRAMRL" rlhf configs/rlhf-toy.yaml experiment.output_dir="$OUT" experiment.name="staleness-$s" \
     rollout.max_staleness="$s" learner.total_steps="$STEPS" learner.checkpoint.every_steps=0 \
-    launch.status_interval_s=0 >"$OUT/staleness-$s.log" 2>&1 ||
+    launch.status_interval_s=0 $ARGS >"$OUT/staleness-$s.log" 2>&1 ||
     { echo "run with max_staleness $s failed (see $OUT/staleness-$s.log)"; exit 1; }
   read -r wall sps tps wait exp upd pub gen rew < <(jq -s -r --argjson w "$WARMUP" '
     [.[] | select(.step > $w)] as $r | ($r | length) as $n |

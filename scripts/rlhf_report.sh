@@ -35,6 +35,22 @@ first_last() { # COLUMN -> mean of the first 5 and of the last 5 steps
     printf "%.3f -> %.3f", a / k, b / k }' "$TMP/steps.dat"
 }
 summary() { jq -r "$1" "$RUN/summary.json"; }
+# paired SPLIT -> "change standard-error prompts": the mean over prompts of (gold after - gold before),
+# each prompt's mean over its samples, and the standard error of that mean. The samples of a
+# prompt share their random numbers before and after (the sampling seed is per prompt and sample),
+# so the pairs are strongly correlated and the paired error is far below the two means' errors.
+paired() {
+  jq -n -r --slurpfile b "$OUT/eval/before-$1-gold.jsonl" --slurpfile a "$OUT/eval/after-$1-gold.jsonl" '
+    def m: add / length;
+    [range(0; $b | length) as $i |
+      if $a[$i].prompt != $b[$i].prompt then error("prompt \($i) differs") else ($a[$i].gold | m) - ($b[$i].gold | m) end]
+    | length as $n | m as $d | ((map((. - $d) * (. - $d)) | add) / ($n - 1) / $n | sqrt) as $se
+    | "\($d) \($se) \($n)"'
+}
+paired_line() { # SPLIT LABEL
+  read -r d se n <<<"$(paired "$1")"
+  awk -v d="$d" -v se="$se" -v n="$n" -v l="$2" 'BEGIN { printf "%s %+.4f +- %.4f (%d prompts, %.1f standard errors)", l, d, se, n, (se > 0 ? d / se : 0) }'
+}
 
 {
   echo "# Quickstart: RLHF of a tiny policy against a tiny GRAM reward model"
@@ -53,6 +69,9 @@ summary() { jq -r "$1" "$RUN/summary.json"; }
   for f in srt ddp add rot; do row "&nbsp;&nbsp;$f" "$f" id; done
   row "held-out families (rev, inc)" "" ood
   for f in rev inc; do row "&nbsp;&nbsp;$f" "$f" ood; done
+  echo
+  echo "Change per prompt (after - before, each prompt's mean over its samples), mean and standard error:"
+  echo "$(paired_line id "in distribution") ; $(paired_line ood "held-out families")."
   echo
   echo "RLHF run ($RUN): $(summary '.steps') GRPO steps of $(summary '.prompts_per_step') prompts x"
   echo "$(summary '.samples_per_prompt') samples in $(summary '.wall_s | floor') s; on the training prompts, mean over the"

@@ -139,12 +139,12 @@ plots() { # COLUMNS -> one panel per algorithm
   done
 }
 n_alg=$(echo "$ALGORITHMS" | wc -w)
-cols=$((n_alg < 2 ? n_alg : 2))
-rows=$(((n_alg + 1) / 2))
+panel_cols=$((n_alg < 2 ? n_alg : 2))
+panel_rows=$(((n_alg + 1) / 2))
 gnuplot <<GP
-set terminal pngcairo size $((560 * cols)),$((460 * rows)) font "sans,9"
+set terminal pngcairo size $((560 * panel_cols)),$((460 * panel_rows)) font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-steps.png"
-set multiplot layout $rows,$cols
+set multiplot layout $panel_rows,$panel_cols
 set xlabel "RLHF step (5-step windows)"
 set ylabel "gold score of the training samples"
 set key below
@@ -153,9 +153,9 @@ $(plots 1:2)
 unset multiplot
 GP
 gnuplot <<GP
-set terminal pngcairo size $((560 * cols)),$((460 * rows)) font "sans,9"
+set terminal pngcairo size $((560 * panel_cols)),$((460 * panel_rows)) font "sans,9"
 set output "$REPORT_DIR/toy-rlhf-kl.png"
-set multiplot layout $rows,$cols
+set multiplot layout $panel_rows,$panel_cols
 set xlabel "KL per token to the SFT policy"
 set ylabel "gold score of the training samples"
 set key below
