@@ -52,6 +52,8 @@ TrainerOptions trainerOptions(const ExperimentConfig& config, const std::string&
   o.log_every = l.log_every;
   o.seed = static_cast<uint64_t>(config.experiment.seed);
   o.precision = l.precision == "auto" ? "bf16" : l.precision;  // autocast only engages on CUDA
+  o.activation_checkpointing = l.activation_checkpointing;
+  o.zero_stage = l.zero_stage;
   o.tensorboard = l.tensorboard;
   return o;
 }

@@ -215,6 +215,8 @@ struct LearnerOptions {
   double max_grad_norm = 1.0;
   std::string precision = "auto";
   std::vector<std::string> freeze;
+  bool activation_checkpointing = false;
+  int64_t zero_stage = 0;
   std::string resume = "auto";
   int64_t eval_every = 0;
   int64_t eval_batch_size = 16;
@@ -267,6 +269,16 @@ struct LearnerOptions {
             Choices{{"auto", "fp32", "bf16"}});
     v.field(freeze, "freeze",
             "Parameters kept fixed, as shell patterns of their Hugging Face names (model.embed_tokens.*).");
+    v.field(activation_checkpointing, "activation_checkpointing",
+            "Keep only each decoder layer's input for the backward pass and recompute the layer there (about a "
+            "third more compute, a fraction of the activation memory; the gradients are the same). Applies to the "
+            "trained models (the policy and the PPO critic); NOTE [Activation recomputation].");
+    v.field(zero_stage, "zero_stage",
+            "0: every rank keeps the whole AdamW state; 1: ZeRO-1, each rank keeps the AdamW moments of its shard "
+            "of the parameters only, steps that shard and broadcasts it (8 bytes per parameter divided by ranks "
+            "instead of 8). Checkpoints then hold one optimizer file per rank and resume on the same number of "
+            "ranks; NOTE [ZeRO-1 optimizer sharding].",
+            Range::closed(0, 1));
     v.field(resume, "resume",
             "auto: continue from the newest checkpoint of this run if there is one; never: refuse to start over "
             "existing checkpoints; or a checkpoint directory.");

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "common/core/errors.h"
+#include "common/model/layer_recompute.h"
 
 namespace gramrl {
 
@@ -55,6 +56,8 @@ at::Tensor DecoderStack::forward(const at::Tensor& input_ids, const AttentionCon
     if (cache != nullptr) {
       LayerCache layer_cache = cache->layer(static_cast<int64_t>(i));
       h = layers_[i]->forward(h, ctx, &layer_cache);
+    } else if (recompute_layers_ && torch::GradMode::is_enabled()) {
+      h = recomputedLayerForward(layers_[i], h, ctx);
     } else {
       h = layers_[i]->forward(h, ctx, nullptr);
     }

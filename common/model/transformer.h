@@ -43,8 +43,12 @@ class DecoderStack : public torch::nn::Module {
   // input_ids [B, T] -> final normed hidden [B, T, H]. `cache` null, or the step's KvCache.
   at::Tensor forward(const at::Tensor& input_ids, const AttentionContext& ctx, KvCache* cache) const;
   const at::Tensor& embedding() const { return embed_tokens_; }
+  // NOTE [Activation recomputation] in layer_recompute.h.
+  void setRecomputeLayers(bool on) { recompute_layers_ = on; }
+  bool recomputesLayers() const { return recompute_layers_; }
 
  private:
+  bool recompute_layers_ = false;
   at::Tensor embed_tokens_;  // registered in the "embed_tokens" submodule as "weight"
   std::vector<std::shared_ptr<DecoderLayer>> layers_;
   std::shared_ptr<RmsNorm> norm_;
@@ -76,6 +80,14 @@ class Transformer : public torch::nn::Module {
   // grad mode is on and parameters require grad; wrap inference in torch::NoGradGuard.
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                      const at::Tensor& position_ids = {}) const;
+
+  // Activation recomputation per decoder layer in forward() with grad mode on (NOTE [Activation
+  // recomputation] in layer_recompute.h): the gradients are the same, the activations kept for
+  // the backward are one layer input per layer instead of every layer's intermediates. Off by
+  // default; the trainers turn it on from learner.activation_checkpointing. Set it before a
+  // forward, not during one (same thread rule as changing parameters).
+  void setActivationCheckpointing(bool on) { model_->setRecomputeLayers(on); }
+  bool activationCheckpointing() const { return model_->recomputesLayers(); }
 
   // The output heads of output_heads.h applied with this model's output embedding.
   at::Tensor logits(const at::Tensor& hidden) const { return fullLogits(hidden, output_embedding_); }

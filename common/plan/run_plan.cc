@@ -6,6 +6,8 @@
 #include <fmt/core.h>
 
 #include "common/core/errors.h"
+#include "common/core/partition.h"
+#include "common/model/parameter_layout.h"
 
 namespace gramrl::plan {
 namespace {
@@ -27,7 +29,8 @@ ModelConfig loadShape(const std::string& model, const std::function<ModelConfig(
 }
 
 // Activations kept for the backward pass of one micro-batch (NOTE [Run plan]).
-MemoryItem trainingActivations(const ModelConfig& m, int64_t sequences, int64_t s, double e, bool full_logits) {
+MemoryItem trainingActivations(const ModelConfig& m, int64_t sequences, int64_t s, double e, bool full_logits,
+                               bool recompute) {
   const double h = static_cast<double>(m.hidden_size);
   const double nh = static_cast<double>(m.num_attention_heads);
   const double nkv = static_cast<double>(m.num_key_value_heads);
@@ -36,14 +39,50 @@ MemoryItem trainingActivations(const ModelConfig& m, int64_t sequences, int64_t 
   const double tokens = static_cast<double>(sequences) * static_cast<double>(s);
   const double per_token = 8 * h + e * (h + (nh + 2 * nkv) * d + nh * d + h + 4 * inter);
   const double scores = static_cast<double>(sequences) * nh * static_cast<double>(s) * static_cast<double>(s) * (4 + e);
-  double bytes = static_cast<double>(m.num_hidden_layers) * (tokens * per_token + scores);
-  std::string formula =
-      fmt::format("{} layers x ({} tokens x {} + {} attention bytes)", m.num_hidden_layers, tokens, per_token, scores);
+  double bytes = 0;
+  std::string formula;
+  if (recompute) {  // NOTE [Activation recomputation]: layer inputs, then one layer rebuilt at a time
+    bytes = static_cast<double>(m.num_hidden_layers) * tokens * 4 * h + tokens * per_token + scores;
+    formula = fmt::format(
+        "{} layers x {} tokens x {} (fp32 layer inputs) + one layer: {} tokens x {} + {} attention "
+        "bytes",
+        m.num_hidden_layers, tokens, 4 * h, tokens, per_token, scores);
+  } else {
+    bytes = static_cast<double>(m.num_hidden_layers) * (tokens * per_token + scores);
+    formula = fmt::format("{} layers x ({} tokens x {} + {} attention bytes)", m.num_hidden_layers, tokens, per_token,
+                          scores);
+  }
   if (full_logits) {
     bytes += tokens * static_cast<double>(m.vocab_size) * (e + 8);
     formula += fmt::format(" + {} tokens x {} vocab x {}", tokens, m.vocab_size, e + 8);
   }
-  return {fmt::format("activations ({} x {} tokens)", sequences, s), bytes, formula, "learner.micro_batch_size"};
+  return {fmt::format("activations ({} x {} tokens{})", sequences, s, recompute ? ", recomputed per layer" : ""), bytes,
+          formula, recompute ? "learner.micro_batch_size" : "learner.activation_checkpointing"};
+}
+
+// The trained model's fp32 state on one rank: weights and gradients whole, AdamW's two moments
+// whole or, with ZeRO-1, the largest rank's shard (the partition the trainer uses).
+void addTrainedState(ProcessPlan& rank, const ModelConfig& m, const LearnerOptions& learner, const std::string& who) {
+  const double p = static_cast<double>(parameterCount(m));
+  rank.items.push_back({who + "weights + gradients (fp32)", 8 * p, fmt::format("8 x {} parameters", p), ""});
+  const std::vector<int64_t> numels = parameterNumels(m);
+  if (learner.zero_stage >= 1 && learner.ranks > 1 && static_cast<size_t>(learner.ranks) <= numels.size()) {
+    const int ranks = static_cast<int>(learner.ranks);
+    const std::vector<size_t> bounds = balancedContiguousPartition(numels, ranks);
+    int64_t largest = 0;
+    for (int r = 0; r < ranks; ++r) {
+      int64_t shard = 0;
+      for (size_t i = bounds[r]; i < bounds[r + 1]; ++i) shard += numels[i];
+      largest = std::max(largest, shard);
+    }
+    rank.items.push_back(
+        {fmt::format("{}AdamW moments (fp32), ZeRO-1 shard", who), 8 * static_cast<double>(largest),
+         fmt::format("8 x {} parameters (the largest of {} shards; P / ranks = {:.0f})", largest, ranks, p / ranks),
+         "learner.ranks"});
+  } else {
+    rank.items.push_back(
+        {who + "AdamW moments (fp32)", 8 * p, fmt::format("8 x {} parameters", p), "learner.zero_stage"});
+  }
 }
 
 // One layer's forward activations of an inference batch (reward scoring).
@@ -57,7 +96,7 @@ double forwardPeak(const ModelConfig& m, int64_t sequences, int64_t s) {
   return tokens * per_token + static_cast<double>(sequences) * nh * static_cast<double>(s) * static_cast<double>(s) * 6;
 }
 
-void check(RunPlan& plan, const ProcessPlan& process) {
+void check(RunPlan& plan, const ProcessPlan& process, bool zero_one) {
   if (process.total() <= plan.gpu_bytes) return;
   plan.fits = false;
   const MemoryItem& largest =
@@ -68,10 +107,24 @@ void check(RunPlan& plan, const ProcessPlan& process) {
                   gib(process.total()), gib(plan.gpu_bytes), largest.what, gib(largest.bytes));
   if (largest.key == "learner.micro_batch_size") {
     advice += ": lower learner.micro_batch_size (the global batch stays; more accumulation) or the sequence length";
+  } else if (largest.key == "learner.activation_checkpointing") {
+    advice +=
+        ": set learner.activation_checkpointing=true (only layer inputs are kept) or lower "
+        "learner.micro_batch_size";
+  } else if (largest.key == "learner.zero_stage") {
+    advice += ": set learner.zero_stage=1 (AdamW moments sharded over learner.ranks)";
+  } else if (largest.key == "learner.ranks") {
+    advice += ": more learner.ranks (smaller ZeRO-1 shards)";
+  } else if (largest.key.empty() && zero_one) {
+    advice +=
+        ": it does not depend on a batch size, and learner.zero_stage 1 already shards the AdamW moments "
+        "(weights and gradients stay whole on every rank: gramrl has no ZeRO-2/3); use a smaller model or "
+        "freeze parameters (learner.freeze)";
   } else if (largest.key.empty()) {
     advice +=
-        ": it does not depend on a batch size; use a smaller model (gramrl has no ZeRO sharding of "
-        "optimizer states yet) or freeze parameters (learner.freeze)";
+        ": it does not depend on a batch size; use a smaller model, more ranks with learner.zero_stage=1 "
+        "(it shards only the AdamW moments: weights and gradients stay whole on every rank) or freeze "
+        "parameters (learner.freeze)";
   } else {
     advice += fmt::format(": lower {}", largest.key);
   }
@@ -119,11 +172,11 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
       reward_trained ? config.reward.max_tokens : config.policy.max_prompt_tokens + config.policy.max_new_tokens;
 
   ProcessPlan rank{"learner rank", learner.ranks, trained_path, {}};
-  rank.items.push_back(
-      {"weights + gradients + AdamW moments (fp32)", 16 * p, fmt::format("16 x {} parameters", p), ""});
+  addTrainedState(rank, trained, learner, "");
   const bool full_logits = !(algorithm == "gram_finetune" || algorithm == "bradley_terry");
   const int64_t sequences = learner.micro_batch_size * (algorithm == "dpo" ? 2 : 1);
-  rank.items.push_back(trainingActivations(trained, sequences, s, e, full_logits));
+  const bool recompute = learner.activation_checkpointing;
+  rank.items.push_back(trainingActivations(trained, sequences, s, e, full_logits, recompute));
   if (algorithm == "dpo" && learner.dpo.reference == "per_batch") {
     rank.items.push_back({"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference"});
   }
@@ -135,10 +188,11 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     rank.items.push_back({"KL reference model (fp32)", 4 * p, fmt::format("4 x {}", p), ""});
   }
   if (algorithm == "ppo") {
-    rank.items.push_back({"PPO critic: weights + gradients + AdamW moments (fp32)", 16 * p,
-                          fmt::format("16 x {} parameters (the critic starts from a policy-sized model)", p),
-                          "learner.ppo.critic_model"});
-    MemoryItem critic_activations = trainingActivations(trained, learner.micro_batch_size, s, e, false);
+    // The critic starts from a policy-sized model (learner.ppo.critic_model empty) with a value head.
+    ModelConfig critic = trained;
+    critic.value_head = true;
+    addTrainedState(rank, critic, learner, "PPO critic: ");
+    MemoryItem critic_activations = trainingActivations(trained, learner.micro_batch_size, s, e, false, recompute);
     critic_activations.what = "PPO critic " + critic_activations.what;
     rank.items.push_back(critic_activations);
   }
@@ -170,12 +224,14 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     }
   }
   for (const ProcessPlan& process : plan.processes) {
-    check(plan, process);
+    check(plan, process, learner.zero_stage >= 1 && learner.ranks > 1);
     plan.gpus += process.count;
   }
   const double tokens = static_cast<double>(learner.total_steps) * static_cast<double>(learner.global_batch_size) *
                         static_cast<double>(s);
-  plan.train_flops = 6 * p * tokens;
+  // A recomputed layer runs its forward twice: 8 P instead of 6 P FLOPs per token.
+  plan.flops_per_parameter_token = learner.activation_checkpointing ? 8 : 6;
+  plan.train_flops = plan.flops_per_parameter_token * p * tokens;
   plan.train_seconds =
       plan.train_flops / (static_cast<double>(learner.ranks) * options.gpu_tflops * 1e12 * options.mfu);
   return plan;
@@ -194,9 +250,10 @@ std::string planMarkdown(const RunPlan& plan, const PlanOptions& options) {
   }
   out << fmt::format(
       "GPUs: {} (one per process). Training: {:.3g} FLOPs = {:.1f} h on {} GPUs at {:.0f} TFLOP/s and "
-      "MFU {:.2f} (6 x parameters x tokens, padded; a rough lower bound).\n",
+      "MFU {:.2f} ({} x parameters x tokens, padded{}; a rough lower bound).\n",
       plan.gpus, plan.train_flops, plan.train_seconds / 3600, plan.processes.front().count, options.gpu_tflops,
-      options.mfu);
+      options.mfu, plan.flops_per_parameter_token,
+      plan.flops_per_parameter_token > 6 ? ", with every layer's forward recomputed" : "");
   out << (plan.fits ? "\nThe run fits.\n" : "\nThe run does not fit:\n");
   for (const std::string& advice : plan.advice) out << "- " << advice << "\n";
   return out.str();

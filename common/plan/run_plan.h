@@ -5,21 +5,31 @@
 // peak and compares it with the GPU's memory. With P the parameters of a model (from its
 // config.json: embeddings, per layer q/k/v/o, the SwiGLU MLP, norms, biases, and the LM head
 // unless tied), s the sequence length and b the micro-batch:
-//   learner rank, trained model  16 P: fp32 weights, fp32 gradients and AdamW's two fp32 moments
+//   learner rank, trained model  8 P: fp32 weights and fp32 gradients, whole on every rank
 //                                (learner/engine keeps them in fp32 and autocasts the forward to
-//                                bf16; every rank holds a full replica: there is no ZeRO sharding)
+//                                bf16), plus AdamW's two fp32 moments: 8 P with learner.zero_stage
+//                                0, or with zero_stage 1 8 x the largest rank's shard, cut as the
+//                                trainer cuts it (parameter_layout.h, partition.h; about P / ranks,
+//                                NOTE [ZeRO-1 optimizer sharding])
 //   frozen copies on a rank      4 P each (fp32): the DPO reference with dpo.reference=per_batch,
 //                                the KL reference of ppo/grpo with kl_coef > 0
-//   activations                  per layer and token, kept for the backward pass (no
-//                                recomputation): 8h bytes of fp32 residual-stream inputs to the two
-//                                norms + e (h + (n_h + 2 n_kv) d + n_h d + h + 4 I) bytes of
-//                                projections and MLP intermediates, e = 2 (bf16) or 4 (fp32); per
-//                                layer and sequence b n_h s^2 (4 + e) bytes of attention
-//                                probabilities (materialised: fp32 softmax output and its cast);
-//                                times L layers, plus b s V (e + 8) bytes of full-vocabulary logits
-//                                for next-token losses (sft, dpo, gram_pretrain, ppo, grpo; not GRAM
-//                                stage 2, which reads two rows, or a value head). DPO runs chosen
-//                                and rejected together: 2b sequences.
+//   PPO critic                   a second trained model (the policy's shape plus a value head)
+//                                counted as the policy: weights, gradients, moments, activations
+//                                without logits
+//   activations                  per layer and token, kept for the backward pass: 8h bytes of
+//                                fp32 residual-stream inputs to the two norms + e (h + (n_h +
+//                                2 n_kv) d + n_h d + h + 4 I) bytes of projections and MLP
+//                                intermediates, e = 2 (bf16) or 4 (fp32); per layer and sequence
+//                                b n_h s^2 (4 + e) bytes of attention probabilities (materialised:
+//                                fp32 softmax output and its cast); times L layers. With
+//                                learner.activation_checkpointing (NOTE [Activation
+//                                recomputation]) instead L x 4h bytes per token of fp32 layer
+//                                inputs plus one layer's activations as above (the layer being
+//                                recomputed). Either way plus b s V (e + 8) bytes of
+//                                full-vocabulary logits for next-token losses (sft, dpo,
+//                                gram_pretrain, ppo, grpo; not GRAM stage 2, which reads two
+//                                rows, or a value head). DPO runs chosen and rejected together:
+//                                2b sequences.
 //   rollout actor                the policy in bf16 (2 P) + its KV cache, 2 L n_kv d 2 bytes per
 //                                token for rollout.batch_size x samples_per_prompt sequences of
 //                                max_prompt_tokens + max_new_tokens
@@ -28,8 +38,9 @@
 //                                rows with GRAM's debiasing)
 //   every process                1 GiB of CUDA context and allocator slack
 // Sequence length: reward.max_tokens for GRAM and Bradley-Terry training, max_prompt_tokens +
-// max_new_tokens of the policy otherwise. The time is 6 P tokens FLOPs per trained token (tokens =
-// global_batch_size x s per step, padded) at `mfu` of the GPUs' peak: a rough lower bound.
+// max_new_tokens of the policy otherwise. The time is 6 P FLOPs per trained token (8 P with
+// activation recomputation, which runs every layer's forward twice; tokens = global_batch_size x s
+// per step, padded) at `mfu` of the GPUs' peak: a rough lower bound.
 //
 // Threads: pure functions (planRun calls `model_config` on the calling thread).
 #pragma once
@@ -72,7 +83,8 @@ struct RunPlan {
   std::vector<ProcessPlan> processes;
   double gpu_bytes = 0;
   bool fits = true;
-  std::vector<std::string> advice;  // one line per process that does not fit
+  std::vector<std::string> advice;       // one line per process that does not fit
+  double flops_per_parameter_token = 6;  // 8 with activation recomputation
   double train_flops = 0;
   double train_seconds = 0;
   int64_t gpus = 0;

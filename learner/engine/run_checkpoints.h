@@ -5,13 +5,17 @@
 //   <run_dir>/checkpoints/step-00000120/
 //       model/               the policy in Hugging Face format (config.json + safetensors)
 //       optimizer.pt         AdamW moments and step counts, and the torch CPU generator state
+//                            (with learner.zero_stage 1 on several ranks, one
+//                            optimizer.rank-RRRRR-of-WWWWW.pt per rank instead: NOTE [ZeRO-1
+//                            checkpoints] in update_step.h)
 //       trainer_state.json   step, policy version, data cursor, seed, world size, algorithm
 // A save fills "<run_dir>/checkpoints/.staging-step-00000120-<pid>" and renames it to
 // "step-00000120" as its last act (after fsyncing every file in it); the rename is the commit
 // point. Only directories named step-<8 digits> that hold trainer_state.json count as
 // checkpoints; staging directories of crashed saves are removed by the next run. After a commit
 // all but the newest keep_last checkpoints are deleted (oldest first). Only learner rank 0
-// writes: data-parallel ranks hold identical parameters and optimiser states.
+// writes: data-parallel ranks hold identical parameters and optimiser states (ZeRO-1 shards are
+// the exception: the other ranks hand theirs to rank 0 through a side directory).
 //
 // Threads: one at a time. Throws SystemError (I/O), DataError (a malformed trainer_state.json).
 #pragma once

@@ -101,7 +101,7 @@ struct Trainer::Impl {
                  dir, saved.dataset_size, objective.size());
     const std::string model_dir = (fs::path(dir) / kModelSubdir).string();
     loadStateDict(*model, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
-    loadOptimizerState(module->optimizer(), (fs::path(dir) / kOptimizerFile).string());
+    module->loadOptimizer(dir, kOptimizerFile);
     if (saved.world_size != collective.worldSize()) {
       log::warn("resuming a {}-rank checkpoint on {} ranks: the global batch and data order are unchanged",
                 saved.world_size, collective.worldSize());
@@ -119,7 +119,9 @@ struct Trainer::Impl {
     mopt.max_grad_norm = opt.max_grad_norm;
     mopt.freeze = opt.freeze;
     mopt.precision = opt.precision;
-    module = std::make_unique<TrainedModule>("policy", model, mopt);
+    mopt.activation_checkpointing = opt.activation_checkpointing;
+    mopt.zero_stage = opt.zero_stage;
+    module = std::make_unique<TrainedModule>("policy", model, mopt, collective.rank(), collective.worldSize());
     state.algorithm = objective.name();
     state.world_size = collective.worldSize();
     state.seed = opt.seed;
@@ -204,14 +206,22 @@ struct Trainer::Impl {
 
   void saveCheckpoint() {
     const auto t0 = Clock::now();
+    // NOTE [ZeRO-1 checkpoints]: the other ranks' optimizer shards first, into the side directory.
+    const std::string side_dir = optimizerShardSideDir(checkpoints.dir(), state.step);
+    if (module->isSharded()) {
+      if (!isRoot()) module->saveOptimizer(side_dir, kOptimizerFile);
+      collective.barrier();
+    }
     if (isRoot()) {
       const std::string staging = checkpoints.beginSave(state.step);
       const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
       savePretrained(*model, model_dir);
       if (!opt.tokenizer_spec.empty()) tokenizer::saveTokenizerReference(model_dir, opt.tokenizer_spec);
-      saveOptimizerState(module->optimizer(), (fs::path(staging) / kOptimizerFile).string());
+      module->saveOptimizer(staging, kOptimizerFile);
+      module->adoptOptimizerShards(side_dir, staging, kOptimizerFile);
       checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
       const std::string final_dir = checkpoints.commitSave(state.step, staging);
+      if (module->isSharded()) fs::remove_all(side_dir);
       log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
     }
     collective.barrier();  // nobody runs ahead of a save that may fail

@@ -50,7 +50,9 @@ struct TrainerOptions {
   int64_t eval_every = 0;       // 0: only at the end
   int64_t log_every = 1;
   uint64_t seed = 0;
-  std::string precision = "fp32";  // fp32 | bf16 (autocast; CUDA only)
+  std::string precision = "fp32";         // fp32 | bf16 (autocast; CUDA only)
+  bool activation_checkpointing = false;  // NOTE [Activation recomputation] in common/model/layer_recompute.h
+  int64_t zero_stage = 0;                 // NOTE [ZeRO-1 optimizer sharding] in update_step.h
   bool tensorboard = true;
   std::string tokenizer_spec;             // saved with each checkpoint's model (NOTE [Tokenizer of a saved model])
   double progress_log_interval_s = 30.0;  // when stderr is not a terminal

@@ -29,17 +29,48 @@ class Transformer;
 
 struct TrainedModuleOptions {
   LrScheduleOptions schedule;
-  AdamWSettings adamw;              // adamw.lr is replaced by the schedule's rate each update
-  double max_grad_norm = 1.0;       // 0: no clipping (the norm is still reported)
-  std::vector<std::string> freeze;  // fnmatch patterns of parameter names kept fixed
-  std::string precision = "fp32";   // fp32 | bf16 (autocast; CUDA only)
+  AdamWSettings adamw;                    // adamw.lr is replaced by the schedule's rate each update
+  double max_grad_norm = 1.0;             // 0: no clipping (the norm is still reported)
+  std::vector<std::string> freeze;        // fnmatch patterns of parameter names kept fixed
+  std::string precision = "fp32";         // fp32 | bf16 (autocast; CUDA only)
+  bool activation_checkpointing = false;  // NOTE [Activation recomputation] in common/model/layer_recompute.h
+  int64_t zero_stage = 0;                 // 0 | 1: NOTE [ZeRO-1 optimizer sharding]
 };
+
+// NOTE [ZeRO-1 optimizer sharding]
+// With zero_stage 1 and more than one rank, the trainable parameters (in the model's order) are
+// cut into `ranks` contiguous shards balanced by element count (partitionParameters), and each
+// rank's AdamW holds state, exp_avg and exp_avg_sq, for its own shard only: 8 bytes per fp32
+// parameter divided by the ranks instead of 8. An update is otherwise unchanged: every rank
+// still computes and allreduces the full gradients (ZeRO-1 shards no gradients) and clips them
+// with the same global norm; then each rank steps its shard, every gradient is zeroed, and
+// every shard is broadcast from its owner, so all ranks end the update with the same
+// parameters. AdamW's update of one tensor depends only on that tensor, its gradient and its
+// own state, and the broadcast copies bits, so the parameters are bit for bit those of
+// zero_stage 0 (ZeroStage.OneEqualsZeroOnTwoRanks). The price is one broadcast of the
+// parameters per update (the parameter bytes once more on the wire, beside the allreduce).
+// Checkpoints hold one optimizer file per rank (NOTE [ZeRO-1 checkpoints]).
+//
+// NOTE [ZeRO-1 checkpoints]
+// A sharded module's optimiser state is saved as "<stem>.rank-RRRRR-of-WWWWW.pt" (optimizer.pt
+// -> optimizer.rank-00001-of-00002.pt), one file per rank, in the checkpoint directory beside the
+// model. Only rank 0 writes a checkpoint (NOTE [Training checkpoint layout]); the other ranks
+// first write their files into a side directory of the checkpoints directory
+// (optimizerShardSideDir: ".staging-shards-step-N", removed with stale staging directories),
+// everyone meets at a barrier, and rank 0 moves them into its staging directory before the
+// commit, so the commit point still covers every file. Resuming needs the same number of ranks
+// and zero_stage (the shards are a partition for that many ranks); anything else is a
+// ConfigError that names the ranks and stage the checkpoint needs. An unsharded module (stage 0,
+// or one rank) writes "<stem>.pt" as before.
 
 class TrainedModule {
  public:
-  // Applies the freeze list and builds the optimiser. Throws ConfigError for a freeze pattern
-  // that matches nothing.
-  TrainedModule(std::string name, std::shared_ptr<Transformer> model, TrainedModuleOptions options);
+  // Applies the freeze list, sets activation recomputation on the model, and builds the
+  // optimiser, over this rank's shard only when options.zero_stage is 1 and world_size > 1 (NOTE
+  // [ZeRO-1 optimizer sharding]). Throws ConfigError for a freeze pattern that matches nothing,
+  // or fewer trainable tensors than ranks to shard them over.
+  TrainedModule(std::string name, std::shared_ptr<Transformer> model, TrainedModuleOptions options, int rank = 0,
+                int world_size = 1);
   ~TrainedModule();
   TrainedModule(const TrainedModule&) = delete;
   TrainedModule& operator=(const TrainedModule&) = delete;
@@ -47,17 +78,50 @@ class TrainedModule {
   const std::string& name() const { return name_; }
   Transformer& model() { return *model_; }
   const std::shared_ptr<Transformer>& sharedModel() const { return model_; }
+  // Over this rank's shard only when isSharded().
   torch::optim::AdamW& optimizer() { return *optimizer_; }
+  // Every trainable parameter (all ranks' shards).
   const NamedParameters& parameters() const { return params_; }
   const TrainedModuleOptions& options() const { return options_; }
+  bool isSharded() const { return options_.zero_stage >= 1 && world_size_ > 1; }
+  int rank() const { return rank_; }
+  int worldSize() const { return world_size_; }
+  // shardBounds()[r] .. shardBounds()[r + 1] index parameters() owned by rank r (world_size + 1
+  // entries; one shard of everything when not sharded).
+  const std::vector<size_t>& shardBounds() const { return bounds_; }
+
+  // NOTE [ZeRO-1 checkpoints]. The name of rank `rank`'s optimizer file for base name `base`
+  // ("optimizer.pt"): `base` itself when not sharded.
+  std::string optimizerFileName(const std::string& base, int rank) const;
+  // Writes this rank's optimiser state into `dir` (SystemError on I/O failure).
+  void saveOptimizer(const std::string& dir, const std::string& base) const;
+  // Rank 0 of a sharded module: moves ranks 1.. W-1's files from `side_dir` into `dir`.
+  void adoptOptimizerShards(const std::string& side_dir, const std::string& dir, const std::string& base) const;
+  // Reads this rank's optimiser state from checkpoint `dir`. ConfigError when the checkpoint was
+  // written by another number of ranks or zero_stage (it names what it needs); DataError when the
+  // file does not fit.
+  void loadOptimizer(const std::string& dir, const std::string& base);
 
  private:
   std::string name_;
   std::shared_ptr<Transformer> model_;
   TrainedModuleOptions options_;
+  int rank_ = 0;
+  int world_size_ = 1;
+  std::vector<size_t> bounds_;
   NamedParameters params_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
 };
+
+// Balanced contiguous partition of tensors with `numels` elements over `ranks`: ranks + 1
+// boundaries, the first 0 and the last numels.size(), each shard non-empty; the boundary r sits
+// where the running element count comes nearest r / ranks of the total. Throws ConfigError when
+// there are fewer tensors than ranks.
+std::vector<size_t> partitionParameters(const std::vector<int64_t>& numels, int ranks);
+
+// Where ranks > 0 put their optimizer shards of checkpoint `step` before rank 0 commits it (NOTE
+// [ZeRO-1 checkpoints]); `checkpoints_dir` is RunCheckpoints::dir().
+std::string optimizerShardSideDir(const std::string& checkpoints_dir, int64_t step);
 
 struct UpdateResult {
   double loss = 0.0;  // sum of loss units / global normaliser

@@ -28,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr char kCriticSubdir[] = "critic";
-constexpr char kCriticOptimizerFile[] = "critic_optimizer.pt";
 constexpr char kOnlineStateFile[] = "online_state.json";
 
 std::string readFile(const fs::path& path) {
@@ -73,6 +72,8 @@ TrainedModuleOptions policyModuleOptions(const LearnerOptions& l) {
   o.max_grad_norm = l.max_grad_norm;
   o.freeze = l.freeze;
   o.precision = l.precision == "auto" ? "bf16" : l.precision;  // autocast only engages on CUDA
+  o.activation_checkpointing = l.activation_checkpointing;
+  o.zero_stage = l.zero_stage;
   return o;
 }
 
@@ -132,7 +133,7 @@ PolicyLossSettings policyLossSettings(const ExperimentConfig& config, int64_t pa
 }
 
 OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr<Transformer> policy, int64_t pad_id,
-                                 at::Device device)
+                                 at::Device device, int rank, int world_size)
     : prompts_per_step_(config.learner.global_batch_size / config.rollout.samples_per_prompt),
       mini_batches_(config.learner.algorithm == "ppo" ? config.learner.ppo.mini_batches : 1),
       micro_batch_size_(config.learner.micro_batch_size),
@@ -155,7 +156,7 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);
     reference_->eval();
   }
-  policy_module_ = std::make_unique<TrainedModule>("policy", policy_, policyModuleOptions(l));
+  policy_module_ = std::make_unique<TrainedModule>("policy", policy_, policyModuleOptions(l), rank, world_size);
   if (ppo) {
     const std::string source = l.ppo.critic_model.empty() ? config.policy.model : l.ppo.critic_model;
     try {
@@ -173,7 +174,7 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
       critic_options.schedule.peak_lr = l.ppo.critic_lr;
       critic_options.adamw.lr = l.ppo.critic_lr;
     }
-    critic_module_ = std::make_unique<TrainedModule>("critic", critic_, critic_options);
+    critic_module_ = std::make_unique<TrainedModule>("critic", critic_, critic_options, rank, world_size);
     value_objective_ = std::make_unique<ValueObjective>(critic_, l.ppo.value_clip, pad_id);
   }
   maker_ = std::make_unique<ExperienceMaker>(policy_, reference_, critic_, settings_);
@@ -312,10 +313,11 @@ StepReport OnlineAlgorithm::step(const std::vector<Trajectory>& samples, int64_t
   return report;
 }
 
-void OnlineAlgorithm::save(const std::string& dir) const {
+void OnlineAlgorithm::save(const std::string& dir, const std::string& shard_side_dir) const {
   if (critic_module_) {
     savePretrained(*critic_, (fs::path(dir) / kCriticSubdir).string());
-    saveOptimizerState(critic_module_->optimizer(), (fs::path(dir) / kCriticOptimizerFile).string());
+    critic_module_->saveOptimizer(dir, kCriticOptimizerFile);
+    critic_module_->adoptOptimizerShards(shard_side_dir, dir, kCriticOptimizerFile);
   }
   nlohmann::json j;
   j["algorithm"] = algorithmName(settings_.algorithm);
@@ -340,7 +342,7 @@ void OnlineAlgorithm::load(const std::string& dir) {
     GRAMRL_CHECK(fs::exists(critic_dir), DataError,
                  "{} has no critic/: it was not written by a ppo run, so PPO cannot resume from it", dir);
     loadStateDict(*critic_, checkpoint::loadCheckpointDir(critic_dir, {checkpoint::LoadMode::kRead}), critic_dir);
-    loadOptimizerState(critic_module_->optimizer(), (fs::path(dir) / kCriticOptimizerFile).string());
+    critic_module_->loadOptimizer(dir, kCriticOptimizerFile);
   }
 }
 

@@ -41,6 +41,9 @@ TrainedModuleOptions policyModuleOptions(const LearnerOptions& learner);
 
 namespace rlhf {
 
+// The critic's optimiser state in a checkpoint directory (beside the policy's optimizer.pt).
+inline constexpr char kCriticOptimizerFile[] = "critic_optimizer.pt";
+
 // From learner.* and rollout.* for learner.algorithm.
 ExperienceSettings experienceSettings(const ExperimentConfig& config, int64_t pad_id);
 PolicyLossSettings policyLossSettings(const ExperimentConfig& config, int64_t pad_id);
@@ -60,8 +63,10 @@ struct StepReport {
 class OnlineAlgorithm {
  public:
   // Loads the reference and the critic the algorithm needs (from the config) on `device`.
+  // `rank` of `world_size` learner ranks: the trained modules shard their optimisers over them
+  // with learner.zero_stage 1 (NOTE [ZeRO-1 optimizer sharding] in learner/engine/update_step.h).
   OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr<Transformer> policy, int64_t pad_id,
-                  at::Device device);
+                  at::Device device, int rank = 0, int world_size = 1);
   ~OnlineAlgorithm();
   OnlineAlgorithm(const OnlineAlgorithm&) = delete;
   OnlineAlgorithm& operator=(const OnlineAlgorithm&) = delete;
@@ -76,8 +81,10 @@ class OnlineAlgorithm {
 
   // The critic, its optimiser and the shaping and KL state, into / from a checkpoint directory
   // (the policy and its optimiser are the loop's). load() throws DataError for a checkpoint
-  // that lacks what this algorithm needs.
-  void save(const std::string& dir) const;
+  // that lacks what this algorithm needs, ConfigError for one written by another number of
+  // ranks or zero_stage. save() runs on rank 0; with a sharded critic the other ranks have put
+  // their optimizer shards in `shard_side_dir` first (NOTE [ZeRO-1 checkpoints]).
+  void save(const std::string& dir, const std::string& shard_side_dir = "") const;
   void load(const std::string& dir);
 
  private:

@@ -149,7 +149,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
   auto tok = tokenizer::loadTokenizer(tokenizer_spec);
   auto policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), device);
+  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), device, collective.rank(), world);
   TrainedModule& module = online.policyModule();
 
   // Resume.
@@ -175,7 +175,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
                  algorithm);
     const std::string model_dir = (fs::path(*source) / kModelSubdir).string();
     loadStateDict(*policy, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
-    loadOptimizerState(module.optimizer(), (fs::path(*source) / kOptimizerFile).string());
+    module.loadOptimizer(*source, kOptimizerFile);
     online.load(*source);
     state = saved;
     state.world_size = world;
@@ -236,18 +236,31 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   int64_t saved_step = state.step;  // nothing new to save before the first step of this attempt
   auto save_checkpoint = [&] {
     if (saved_step == state.step) return;
+    // NOTE [ZeRO-1 checkpoints]: ranks > 0 put their optimizer shards beside the staging directory.
+    const std::string side_dir = optimizerShardSideDir(checkpoints.dir(), state.step);
+    TrainedModule* critic = online.criticModule();
+    const bool sharded = module.isSharded() || (critic != nullptr && critic->isSharded());
+    if (sharded) {
+      if (!root) {
+        module.saveOptimizer(side_dir, kOptimizerFile);
+        if (critic != nullptr) critic->saveOptimizer(side_dir, rlhf::kCriticOptimizerFile);
+      }
+      collective.barrier();
+    }
     if (root) {
       const auto t0 = Clock::now();
       const std::string staging = checkpoints.beginSave(state.step);
       const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
       savePretrained(*policy, model_dir);
       tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
-      saveOptimizerState(module.optimizer(), (fs::path(staging) / kOptimizerFile).string());
-      online.save(staging);
+      module.saveOptimizer(staging, kOptimizerFile);
+      module.adoptOptimizerShards(side_dir, staging, kOptimizerFile);
+      online.save(staging, side_dir);
       checkpoint::writeFileAtomically((fs::path(staging) / kTrainerStateFile).string(), state.toJson());
       checkpoint::writeFileAtomically((fs::path(staging) / kLedgerFile).string(),
                                       rlhf::toJson(server->checkpointCounts()));
       const std::string final_dir = checkpoints.commitSave(state.step, staging);
+      if (sharded) fs::remove_all(side_dir);
       log::info("saved checkpoint {} in {:.2f} s", final_dir, secondsSince(t0));
       if (tensorboard) tensorboard->flush();
     }

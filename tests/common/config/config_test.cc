@@ -410,9 +410,9 @@ TEST_F(ConfigTest, EveryErrorIsReportedAndTheThrownMessageListsThemAll) {
                   ":2:7)\n"
                   "  learner.bogus: unknown key (known keys here: algorithm, ranks, device, threads, total_steps, "
                   "global_batch_size, micro_batch_size, lr, min_lr_ratio, weight_decay, adam_beta1, adam_beta2, "
-                  "adam_eps, schedule, warmup_ratio, max_grad_norm, precision, freeze, resume, eval_every, "
-                  "eval_batch_size, log_every, tensorboard, collective_timeout_s, allreduce_bucket_mb, data, gram, "
-                  "ppo, grpo, dpo, reward_shaping, checkpoint) (" +
+                  "adam_eps, schedule, warmup_ratio, max_grad_norm, precision, freeze, activation_checkpointing, "
+                  "zero_stage, resume, eval_every, eval_batch_size, log_every, tensorboard, collective_timeout_s, "
+                  "allreduce_bucket_mb, data, gram, ppo, grpo, dpo, reward_shaping, checkpoint) (" +
                   p + ":3:3)");
   }
 }
