@@ -43,6 +43,10 @@ OUT=${OUT:-runs/rlhf-toy}
 REPORT_DIR=${REPORT_DIR:-$OUT}
 GRAMRL=${GRAMRL:-build/launch/gramrl}
 CONFIG=configs/rlhf-repro-toy.yaml
+for setting in $RLHF_SETTINGS; do
+  [[ $setting =~ ^lr[0-9.e+-]+-kl[0-9.e+-]+$ ]] ||
+    { echo "RLHF_SETTINGS: '$setting' is not lr<LR>-kl<KL> (e.g. lr1e-4-kl0.2)" >&2; exit 2; }
+done
 BATCH=64
 D=$OUT/data
 M=$OUT/models
