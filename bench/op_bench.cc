@@ -6,7 +6,10 @@
 //   linear B x hidden . vocab x hidden^T   the output head (tied embedding), B = 1 and 64
 //   linear B x hidden . 3*ff x hidden^T    one layer's MLP weights read (gate, up and down together)
 //   sampling B x vocab                isfinite().all(), / temperature, log_softmax, exp, argmax
-//                                     (what rollout/sampling.cc does for greedy rows)
+//                                     (what rollout/sampling.cc did for greedy rows until NOTE
+//                                     [Greedy rows skip the probabilities])
+//   sampleTokens greedy B x vocab     gramrl::sampleTokens itself on the same logits, every row
+//                                     greedy (isfinite().all(), logsumexp, argmax)
 // Each: median of 20 timings after 3 warm-ups, in ms. Correctness: every result is finite.
 //
 // Usage: op_bench CONFIG_JSON [--threads 2]
@@ -18,6 +21,8 @@
 #include <vector>
 
 #include <torch/torch.h>
+
+#include "rollout/sampling.h"
 
 #include "common/checkpoint/hf_config.h"
 
@@ -73,6 +78,12 @@ int main(int argc, char** argv) {
                   const at::Tensor lp = torch::log_softmax(logits / temps, 1).contiguous();
                   const at::Tensor p = lp.exp().contiguous();
                   return lp.argmax(1).to(torch::kFloat) + p.select(1, 0);
+                }));
+    const std::vector<gramrl::SamplingParams> greedy(static_cast<size_t>(rows), gramrl::SamplingParams{0.0, 0, 1.0});
+    const std::vector<double> uniforms(static_cast<size_t>(rows), 0.5);
+    std::printf("%-28s %10.3f ms\n", ("sampleTokens greedy B=" + std::to_string(rows)).c_str(), medianMs([&] {
+                  const gramrl::SampledTokens s = gramrl::sampleTokens(logits, greedy, uniforms);
+                  return torch::tensor(s.policy_logprobs);
                 }));
   }
   return 0;

@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -137,6 +138,38 @@ TEST(SampleTokens, RowsAreIndependentOfTheirBatch) {
     EXPECT_EQ(one.tokens[0], batch.tokens[b]);
     EXPECT_FLOAT_EQ(one.logprobs[0], batch.logprobs[b]);
   }
+}
+
+// NOTE [Greedy rows skip the probabilities]: greedy and sampling rows in one batch take two paths;
+// each row gets what it gets alone, and the greedy rows' log-probs are log_softmax's.
+TEST(SampleTokens, GreedyAndSampledRowsInOneBatchMatchEachRowAlone) {
+  torch::manual_seed(2);
+  at::Tensor l = torch::randn({5, 300}) * 3;
+  std::vector<SamplingParams> ps{{0.0, 0, 1.0}, {0.8, 0, 1.0}, {0.0, 0, 1.0}, {1.2, 50, 0.95}, {0.0, 0, 1.0}};
+  std::vector<double> us{0.3, 0.6, 0.2, 0.9, 0.4};
+  auto batch = sampleTokens(l, ps, us);
+  const at::Tensor reference = torch::log_softmax(l.to(torch::kDouble), 1);
+  for (int64_t b = 0; b < 5; ++b) {
+    auto one = sampleTokens(l.slice(0, b, b + 1), {ps[b]}, {us[b]});
+    EXPECT_EQ(one.tokens[0], batch.tokens[b]) << b;
+    EXPECT_FLOAT_EQ(one.logprobs[0], batch.logprobs[b]) << b;
+    EXPECT_FLOAT_EQ(one.policy_logprobs[0], batch.policy_logprobs[b]) << b;
+    if (ps[b].temperature == 0) {
+      EXPECT_EQ(batch.tokens[b], l[b].argmax().item<int64_t>()) << b;
+      EXPECT_NEAR(batch.policy_logprobs[b], reference[b][batch.tokens[b]].item<double>(), 1e-5) << b;
+    }
+  }
+}
+
+// The finiteness check first sums the logits; finite logits whose sum overflows are not an error.
+TEST(SampleTokens, FiniteLogitsWhoseSumOverflowsAreNotAnError) {
+  at::Tensor l = torch::tensor({{3e38f, 3e38f, 0.0f, 2e38f}});
+  ASSERT_FALSE(std::isfinite(l.sum().item<float>()));
+  auto s = sampleTokens(l, {{0.0, 0, 1.0}}, {0.5});
+  EXPECT_EQ(s.tokens[0], 0);  // the first of the tied maxima
+  EXPECT_TRUE(std::isfinite(s.policy_logprobs[0]));
+  at::Tensor inf = torch::tensor({{1.0f, -std::numeric_limits<float>::infinity(), 0.0f}});
+  EXPECT_THROW(sampleTokens(inf, {{0.0, 0, 1.0}}, {0.5}), DataError);
 }
 
 TEST(SampleTokens, RejectsBadParams) {
