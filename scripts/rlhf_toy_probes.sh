@@ -14,11 +14,11 @@ R=${1:?usage: rlhf_toy_probes.sh OUT (of a first-settings reproduce_rlhf_toy.sh 
 GRAMRL=${GRAMRL:-build/launch/gramrl}
 D=$R/data
 P=$R/probes
-mkdir -p "$P"
 if [ ! -d "$R/models/stage1" ] || [ ! -d "$R/models/sft" ] || [ ! -f "$D/stage2.jsonl" ]; then
   echo "$R holds no finished reproduce_rlhf_toy.sh run (models/stage1, models/sft, data/stage2.jsonl)" >&2
   exit 1
 fi
+mkdir -p -- "$P"
 
 # More of the SFT policy's own pairs: 4000 further prompts, 4 samples each, graded by the gold judge.
 if [ ! -f "$D/policy-pairs-4k.jsonl" ]; then
