@@ -88,4 +88,10 @@ int64_t forEachBucket(const std::vector<at::Tensor>& tensors, int64_t bucket_byt
   return static_cast<int64_t>(plan.size());
 }
 
+void checkEqualParts(const at::Tensor& full, int world) {
+  GRAMRL_ASSERT(full.defined() && full.dim() == 1 && full.is_contiguous() && world >= 1 && full.numel() % world == 0,
+                "a flat tensor cut into {} equal parts must be 1-d, contiguous and of a multiple of {} elements", world,
+                world);
+}
+
 }  // namespace gramrl::collectives

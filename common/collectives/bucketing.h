@@ -14,6 +14,10 @@
 
 namespace gramrl::collectives {
 
+// Asserts that `full` is 1-d, contiguous and cut into `world` parts of equal size (allGather
+// and reduceScatterSum in collective.h).
+void checkEqualParts(const at::Tensor& full, int world);
+
 struct Bucket {
   std::vector<size_t> indices;  // into the caller's list, in the caller's order
   int64_t bytes = 0;

@@ -30,6 +30,14 @@ class SingleRankCollective final : public Collective {
     collectives::planBuckets(tensors, CollectiveOptions{}.bucket_bytes);
   }
   void barrier() override {}
+  void allGather(const at::Tensor& full) override { collectives::checkEqualParts(full, 1); }
+  void reduceScatterSum(const at::Tensor& full, const at::Tensor& part) override {
+    collectives::checkEqualParts(full, 1);
+    GRAMRL_ASSERT(part.numel() == full.numel(), "reduceScatterSum: a part of {} elements of {}", part.numel(),
+                  full.numel());
+    at::NoGradGuard no_grad;
+    if (!part.is_same(full)) part.view(-1).copy_(full);
+  }
   int64_t callCount() const override { return 0; }
 };
 

@@ -69,6 +69,14 @@ class Collective {
   // In place: every rank ends with root's values. Coalesced the same way.
   virtual void broadcast(const std::vector<at::Tensor>& tensors, int root) = 0;
   virtual void barrier() = 0;
+  // NOTE [ZeRO-3 parameter sharding] in learner/engine/zero3.h. `full` is a flat, contiguous tensor
+  // of worldSize() * c elements whose part r is elements [r * c, (r + 1) * c). allGather: each
+  // rank has written its own part; afterwards every rank holds every part (in place, one
+  // collective). reduceScatterSum: `full` is summed over ranks and this rank's part of the sum is
+  // written into `part` (c elements, same dtype and device); `full` may be overwritten. Every rank
+  // passes the same c, dtype and device.
+  virtual void allGather(const at::Tensor& full) = 0;
+  virtual void reduceScatterSum(const at::Tensor& full, const at::Tensor& part) = 0;
   // Convenience for metrics and counters: elementwise sum over ranks of a small vector of
   // doubles (float64 on the wire, one collective).
   std::vector<double> allreduceSum(std::vector<double> values);

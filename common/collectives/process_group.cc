@@ -116,6 +116,51 @@ class ProcessGroupCollective final : public Collective {
         /*copy_back=*/root != where_.rank);
   }
 
+  // NCCL has both collectives; Gloo's reduce_scatter is missing in LibTorch 1.13, so there the
+  // sum is an allreduce of the whole buffer and the part is copied out of it (twice the bytes on
+  // the wire, the same sums).
+  void allGather(const at::Tensor& full) override {
+    const int world = where_.world_size;
+    collectives::checkEqualParts(full, world);
+    checkDevice("allgather", full);
+    checkUsable("allgather");
+    const int64_t c = full.numel() / world;
+    guardedUse("allgather", [&] {
+      std::vector<at::Tensor> parts;
+      for (int r = 0; r < world; ++r) parts.push_back(full.narrow(0, r * c, c));
+      std::vector<std::vector<at::Tensor>> outputs{parts};
+      std::vector<at::Tensor> inputs{parts[static_cast<size_t>(where_.rank)].clone()};
+      ++calls_;
+      wait(group_->allgather(outputs, inputs));
+    });
+  }
+
+  void reduceScatterSum(const at::Tensor& full, const at::Tensor& part) override {
+    const int world = where_.world_size;
+    collectives::checkEqualParts(full, world);
+    const int64_t c = full.numel() / world;
+    GRAMRL_ASSERT(part.numel() == c && part.is_contiguous() && part.scalar_type() == full.scalar_type() &&
+                      part.device() == full.device(),
+                  "reduceScatterSum: the part must be {} contiguous elements of the full tensor's dtype and device", c);
+    checkDevice("reduce_scatter", full);
+    checkUsable("reduce_scatter");
+    guardedUse("reduce_scatter", [&] {
+      ++calls_;
+      if (where_.backend == "nccl") {
+        std::vector<at::Tensor> parts;
+        for (int r = 0; r < world; ++r) parts.push_back(full.narrow(0, r * c, c));
+        std::vector<std::vector<at::Tensor>> inputs{parts};
+        std::vector<at::Tensor> outputs{part.view(-1)};
+        wait(group_->reduce_scatter(outputs, inputs));
+      } else {
+        std::vector<at::Tensor> one{full};
+        wait(group_->allreduce(one));
+        at::NoGradGuard no_grad;
+        part.view(-1).copy_(full.narrow(0, where_.rank * c, c));
+      }
+    });
+  }
+
   void barrier() override {
     checkUsable("barrier");
     guardedUse("barrier", [&] {
@@ -169,6 +214,11 @@ class ProcessGroupCollective final : public Collective {
       broken_ = e.what();
       throw;
     }
+  }
+
+  void checkDevice(const char* op, const at::Tensor& t) const {
+    GRAMRL_ASSERT(where_.backend != "nccl" || t.is_cuda(), "{}: the tensor is on {}, but nccl needs CUDA", op,
+                  t.device().str());
   }
 
   void checkUsable(const char* op) const {

@@ -276,9 +276,12 @@ struct LearnerOptions {
     v.field(zero_stage, "zero_stage",
             "0: every rank keeps the whole AdamW state; 1: ZeRO-1, each rank keeps the AdamW moments of its shard "
             "of the parameters only, steps that shard and broadcasts it (8 bytes per parameter divided by ranks "
-            "instead of 8). Checkpoints then hold one optimizer file per rank and resume on the same number of "
-            "ranks; NOTE [ZeRO-1 optimizer sharding].",
-            Range::closed(0, 1));
+            "instead of 8); 3: ZeRO-3 (gramrl rlhf only), the weights, gradients and moments of the trained models "
+            "and the layers of the KL reference are sharded, and each layer is gathered while it runs (16 bytes "
+            "per trained parameter divided by ranks; needs activation_checkpointing). Checkpoints then hold one "
+            "optimizer file per rank and resume on the same number of ranks; NOTE [ZeRO-1 optimizer sharding], "
+            "NOTE [ZeRO-3 parameter sharding].",
+            Range::closed(0, 3));
     v.field(resume, "resume",
             "auto: continue from the newest checkpoint of this run if there is one; never: refuse to start over "
             "existing checkpoints; or a checkpoint directory.");
@@ -304,6 +307,10 @@ struct LearnerOptions {
               "Reward clipping and running normalisation before advantages (online algorithms; NOTE [Reward "
               "shaping]).");
     v.section(checkpoint, "checkpoint", "Checkpoint cadence and retention.");
+    v.require(zero_stage != 2, "zero_stage", "expected 0, 1 or 3 (ZeRO-2 is not offered), got 2");
+    v.require(zero_stage != 3 || activation_checkpointing, "zero_stage",
+              "3 needs learner.activation_checkpointing: true (a sharded layer's weights are gathered again for its "
+              "backward instead of being kept)");
     v.require(micro_batch_size * ranks <= global_batch_size && global_batch_size % (micro_batch_size * ranks) == 0,
               "global_batch_size",
               "expected a multiple of micro_batch_size * ranks (" + std::to_string(micro_batch_size) + " * " +

@@ -73,6 +73,8 @@ class AutocastRestore {
 // autocast state. Carried through the node's saved_data as a capsule.
 struct RecomputeState : torch::CustomClassHolder {
   std::shared_ptr<DecoderLayer> layer;
+  std::shared_ptr<LayerShards> shards;  // null: whole parameters, gradients into .grad
+  size_t index = 0;
   AttentionContext ctx;
   std::vector<at::Tensor> params;
   AutocastState autocast;
@@ -84,7 +86,11 @@ class LayerRecomputeFunction : public torch::autograd::Function<LayerRecomputeFu
   static at::Tensor forward(AutogradContext* actx, const at::Tensor& x, at::TensorList params,
                             c10::intrusive_ptr<RecomputeState> state) {
     (void)params;  // inputs of the node only, so that their gradients flow back through it
-    at::Tensor y = state->layer->forward(x, state->ctx, nullptr);
+    at::Tensor y;
+    {
+      GatheredLayer gathered(state->shards.get(), state->index);
+      y = state->layer->forward(x, state->ctx, nullptr);
+    }
     actx->save_for_backward({x});
     actx->saved_data["state"] = c10::IValue::make_capsule(std::move(state));
     return y;
@@ -94,8 +100,14 @@ class LayerRecomputeFunction : public torch::autograd::Function<LayerRecomputeFu
     auto holder = actx->saved_data["state"].toCapsule();
     auto* state = static_cast<RecomputeState*>(holder.get());
     const at::Tensor x = actx->get_saved_variables()[0].detach().requires_grad_(true);
+    GatheredLayer gathered(state->shards.get(), state->index);
     std::vector<at::Tensor> inputs{x};
-    inputs.insert(inputs.end(), state->params.begin(), state->params.end());
+    if (state->shards != nullptr) {
+      const auto& sharded = state->shards->trainable(state->index);
+      inputs.insert(inputs.end(), sharded.begin(), sharded.end());
+    } else {
+      inputs.insert(inputs.end(), state->params.begin(), state->params.end());
+    }
     at::Tensor y;
     {
       torch::AutoGradMode grad_on(true);
@@ -104,6 +116,10 @@ class LayerRecomputeFunction : public torch::autograd::Function<LayerRecomputeFu
     }
     variable_list out = torch::autograd::grad({y}, inputs, {grads[0]}, /*retain_graph=*/false,
                                               /*create_graph=*/false, /*allow_unused=*/true);
+    if (state->shards != nullptr) {
+      state->shards->reduceGradients(state->index, variable_list(out.begin() + 1, out.end()));
+      out.resize(1);  // the node's parameters (none) get nothing
+    }
     out.emplace_back();  // the state argument
     return out;
   }
@@ -112,17 +128,25 @@ class LayerRecomputeFunction : public torch::autograd::Function<LayerRecomputeFu
 }  // namespace
 
 at::Tensor recomputedLayerForward(const std::shared_ptr<DecoderLayer>& layer, const at::Tensor& x,
-                                  const AttentionContext& ctx) {
+                                  const AttentionContext& ctx, const std::shared_ptr<LayerShards>& shards,
+                                  size_t index) {
   GRAMRL_ASSERT(torch::GradMode::is_enabled(), "recomputedLayerForward: only for a forward with grad mode on");
   auto state = c10::make_intrusive<RecomputeState>();
   state->layer = layer;
+  state->shards = shards;
+  state->index = index;
   state->ctx = ctx;
-  for (const auto& p : layer->parameters(/*recurse=*/true)) {
-    if (p.requires_grad()) state->params.push_back(p);
+  if (shards == nullptr) {
+    for (const auto& p : layer->parameters(/*recurse=*/true)) {
+      if (p.requires_grad()) state->params.push_back(p);
+    }
   }
   state->autocast = AutocastState::current();
   const std::vector<at::Tensor> params = state->params;
-  return LayerRecomputeFunction::apply(x, at::TensorList(params), std::move(state));
+  // Sharded: x is the node's only input, so it must require grad for the node to be recorded.
+  const bool record = shards != nullptr && !shards->trainable(index).empty() && !x.requires_grad();
+  const at::Tensor input = record ? x.detach().requires_grad_(true) : x;
+  return LayerRecomputeFunction::apply(input, at::TensorList(params), std::move(state));
 }
 
 }  // namespace gramrl

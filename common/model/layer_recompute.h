@@ -21,6 +21,11 @@
 //   - The decoder has no dropout or other randomness, so no RNG state is saved or replayed.
 //   - Only the training forward is affected: without grad mode (scoring, reference log-probs,
 //     evaluation) and in cached step() (generation) layers run plainly.
+//   - With ZeRO-3 shards the node's only input is the layer's input (made to require grad if it
+//     does not, so that the node is recorded): the layer's weights are gathered for the forward
+//     and released after it, gathered again for the recomputation, and the gradients of the
+//     sharded parameters go to LayerShards::reduceGradients, which sums them over the ranks into
+//     this rank's shard (NOTE [ZeRO-3 parameter sharding]).
 // Threads and ownership: the node keeps the layer (shared_ptr) and the attention context alive
 // until the backward has run or the graph is freed.
 #pragma once
@@ -29,13 +34,18 @@
 
 #include <ATen/Tensor.h>
 
+#include "common/model/layer_shards.h"
 #include "common/model/layers.h"
 
 namespace gramrl {
 
 // layer->forward(x, ctx, nullptr) as one recomputing autograd node (NOTE [Activation
 // recomputation]). Call it with grad mode on; the result is identical to the plain forward.
+// With `shards` (NOTE [ZeRO-3 parameter sharding]) the layer is gathered around its forward and
+// again around its recomputation, and the gradients of shards->trainable(index) go to
+// shards->reduceGradients(index, ...) instead of .grad.
 at::Tensor recomputedLayerForward(const std::shared_ptr<DecoderLayer>& layer, const at::Tensor& x,
-                                  const AttentionContext& ctx);
+                                  const AttentionContext& ctx, const std::shared_ptr<LayerShards>& shards = nullptr,
+                                  size_t index = 0);
 
 }  // namespace gramrl

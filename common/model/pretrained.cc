@@ -122,13 +122,26 @@ std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::Scala
 }
 
 std::vector<std::string> savePretrained(const Transformer& model, const std::string& dir, uint64_t max_shard_bytes) {
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const auto& item : model.named_parameters()) weights.emplace_back(item.key(), item.value().detach());
+  return savePretrained(model, weights, dir, max_shard_bytes);
+}
+
+std::vector<std::string> savePretrained(const Transformer& model,
+                                        const std::vector<std::pair<std::string, at::Tensor>>& weights,
+                                        const std::string& dir, uint64_t max_shard_bytes) {
   ModelConfig config = model.config();
   config.torch_dtype = torchDtypeName(model.dtype());
   // Shards follow the parameter (module registration) order, which is transformers' order, so a
   // sharded save puts each tensor in the shard save_pretrained would.
   std::vector<std::string> order;
-  for (const auto& item : model.named_parameters()) order.push_back(item.key());
-  return checkpoint::saveCheckpointDir(dir, config, stateDict(model), max_shard_bytes, order);
+  checkpoint::StateDict tensors;
+  for (const auto& [name, tensor] : weights) {
+    GRAMRL_ASSERT(tensor.defined(), "savePretrained: {} has no value", name);
+    order.push_back(name);
+    tensors.emplace(name, tensor);
+  }
+  return checkpoint::saveCheckpointDir(dir, config, tensors, max_shard_bytes, order);
 }
 
 }  // namespace gramrl

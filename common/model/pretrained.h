@@ -23,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <ATen/Tensor.h>
 
@@ -48,6 +50,12 @@ std::shared_ptr<Transformer> loadPretrained(const std::string& source, at::Scala
 // would give it), so that loadPretrained and transformers' from_pretrained read
 // them back. Returns the file names written.
 std::vector<std::string> savePretrained(const Transformer& model, const std::string& dir,
+                                        uint64_t max_shard_bytes = checkpoint::kDefaultMaxShardBytes);
+// The same with the parameters' values given by name, in named_parameters() order (ZeRO-3's
+// gathered copies: TrainedModule::wholeParameters); the model gives the config and dtype.
+std::vector<std::string> savePretrained(const Transformer& model,
+                                        const std::vector<std::pair<std::string, at::Tensor>>& weights,
+                                        const std::string& dir,
                                         uint64_t max_shard_bytes = checkpoint::kDefaultMaxShardBytes);
 
 // The model's parameters by HF name (handles sharing the parameters' storage, detached).

@@ -52,13 +52,19 @@ DecoderStack::DecoderStack(const ModelConfig& config, const at::TensorOptions& o
 
 at::Tensor DecoderStack::forward(const at::Tensor& input_ids, const AttentionContext& ctx, KvCache* cache) const {
   at::Tensor h = at::embedding(embed_tokens_, input_ids);
+  const bool training = torch::GradMode::is_enabled();
+  GRAMRL_CHECK(shards_ == nullptr || cache != nullptr || !training || recompute_layers_, ConfigError,
+               "learner.zero_stage 3 needs learner.activation_checkpointing: true (a sharded layer's weights are "
+               "gathered again for its backward instead of being kept)");
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (cache != nullptr) {
+      GatheredLayer gathered(shards_.get(), i);
       LayerCache layer_cache = cache->layer(static_cast<int64_t>(i));
       h = layers_[i]->forward(h, ctx, &layer_cache);
-    } else if (recompute_layers_ && torch::GradMode::is_enabled()) {
-      h = recomputedLayerForward(layers_[i], h, ctx);
+    } else if (recompute_layers_ && training) {
+      h = recomputedLayerForward(layers_[i], h, ctx, shards_, i);
     } else {
+      GatheredLayer gathered(shards_.get(), i);
       h = layers_[i]->forward(h, ctx, nullptr);
     }
   }
@@ -80,6 +86,16 @@ Transformer::Transformer(const ModelConfig& config, at::ScalarType dtype, at::De
     value_head_ = register_module("value_head", std::make_shared<Projection>(config_.hidden_size, 1, true, options));
   }
   inv_freq_ = ropeInverseFrequencies(config_).to(device);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Transformer::layerParameters(int64_t layer) const {
+  GRAMRL_ASSERT(layer >= 0 && layer < numLayers(), "layer {} of {}", layer, numLayers());
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  const std::string prefix = "model.layers." + std::to_string(layer) + ".";
+  for (const auto& item : model_->layers()[static_cast<size_t>(layer)]->named_parameters(/*recurse=*/true)) {
+    out.emplace_back(prefix + item.key(), item.value());
+  }
+  return out;
 }
 
 void Transformer::checkTokenIds(const at::Tensor& ids) const {

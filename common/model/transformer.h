@@ -25,11 +25,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/nn/module.h>
 
 #include "common/model/kv_cache.h"
+#include "common/model/layer_shards.h"
 #include "common/model/layers.h"
 #include "common/model/model_config.h"
 #include "common/model/output_heads.h"
@@ -46,9 +49,14 @@ class DecoderStack : public torch::nn::Module {
   // NOTE [Activation recomputation] in layer_recompute.h.
   void setRecomputeLayers(bool on) { recompute_layers_ = on; }
   bool recomputesLayers() const { return recompute_layers_; }
+  // NOTE [ZeRO-3 parameter sharding]: null (the default) when every layer's parameters are whole.
+  void setLayerShards(std::shared_ptr<LayerShards> shards) { shards_ = std::move(shards); }
+  const std::shared_ptr<LayerShards>& layerShards() const { return shards_; }
+  const std::vector<std::shared_ptr<DecoderLayer>>& layers() const { return layers_; }
 
  private:
   bool recompute_layers_ = false;
+  std::shared_ptr<LayerShards> shards_;
   at::Tensor embed_tokens_;  // registered in the "embed_tokens" submodule as "weight"
   std::vector<std::shared_ptr<DecoderLayer>> layers_;
   std::shared_ptr<RmsNorm> norm_;
@@ -88,6 +96,16 @@ class Transformer : public torch::nn::Module {
   // forward, not during one (same thread rule as changing parameters).
   void setActivationCheckpointing(bool on) { model_->setRecomputeLayers(on); }
   bool activationCheckpointing() const { return model_->recomputesLayers(); }
+
+  // ZeRO-3 (common/model/layer_shards.h, NOTE [ZeRO-3 parameter sharding] in
+  // learner/engine/zero3.h): the decoder layers' parameters live in shards on the ranks and are
+  // gathered around each use. Training forwards then need activation checkpointing (ConfigError
+  // otherwise), and every forward and step() is a collective call.
+  void setLayerShards(std::shared_ptr<LayerShards> shards) { model_->setLayerShards(std::move(shards)); }
+  const std::shared_ptr<LayerShards>& layerShards() const { return model_->layerShards(); }
+  int64_t numLayers() const { return static_cast<int64_t>(model_->layers().size()); }
+  // The parameters of decoder layer `layer` by their full HF names, in named_parameters() order.
+  std::vector<std::pair<std::string, at::Tensor>> layerParameters(int64_t layer) const;
 
   // The output heads of output_heads.h applied with this model's output embedding.
   at::Tensor logits(const at::Tensor& hidden) const { return fullLogits(hidden, output_embedding_); }

@@ -60,10 +60,55 @@ MemoryItem trainingActivations(const ModelConfig& m, int64_t sequences, int64_t 
           formula, recompute ? "learner.micro_batch_size" : "learner.activation_checkpointing"};
 }
 
+bool zeroThree(const LearnerOptions& learner) { return learner.zero_stage == 3 && learner.ranks > 1; }
+
+// ZeRO-3's cut of a model (NOTE [ZeRO-3 parameter sharding]): the elements one rank keeps of its
+// units (each layer's matrices, each layer's vectors, and with `rest` the rest's matrices and
+// vectors), each unit padded to a multiple of the ranks; the rest's elements; the largest layer.
+struct ZeroThreeCut {
+  int64_t shard = 0;
+  int64_t rest = 0;
+  int64_t largest_layer = 0;
+};
+
+ZeroThreeCut zeroThreeCut(const ModelConfig& m, int64_t ranks, bool rest) {
+  std::vector<int64_t> layer_units(static_cast<size_t>(2 * m.num_hidden_layers), 0);
+  int64_t rest_units[2] = {0, 0};
+  ZeroThreeCut cut;
+  for (const ParameterSlot& slot : parameterSlots(m)) {
+    if (slot.layer >= 0) {
+      layer_units[static_cast<size_t>(2 * slot.layer + (slot.matrix ? 0 : 1))] += slot.numel;
+    } else {
+      rest_units[slot.matrix ? 0 : 1] += slot.numel;
+      cut.rest += slot.numel;
+    }
+  }
+  auto part = [&](int64_t n) { return (n + ranks - 1) / ranks; };
+  for (size_t i = 0; i < layer_units.size(); i += 2) {
+    cut.shard += part(layer_units[i]) + part(layer_units[i + 1]);
+    cut.largest_layer = std::max(cut.largest_layer, layer_units[i] + layer_units[i + 1]);
+  }
+  if (rest) cut.shard += part(rest_units[0]) + part(rest_units[1]);
+  return cut;
+}
+
 // The trained model's fp32 state on one rank: weights and gradients whole, AdamW's two moments
-// whole or, with ZeRO-1, the largest rank's shard (the partition the trainer uses).
+// whole or, with ZeRO-1, the largest rank's shard (the partition the trainer uses); with ZeRO-3
+// the layers' and the rest's shards of all three, and the rest's weights and gradients whole.
 void addTrainedState(ProcessPlan& rank, const ModelConfig& m, const LearnerOptions& learner, const std::string& who) {
   const double p = static_cast<double>(parameterCount(m));
+  if (zeroThree(learner)) {
+    const ZeroThreeCut cut = zeroThreeCut(m, learner.ranks, /*rest=*/true);
+    const double rest = static_cast<double>(cut.rest);
+    const double shard = static_cast<double>(cut.shard);
+    rank.items.push_back({who + "weights + gradients of the embeddings and heads (fp32, whole)", 8 * rest,
+                          fmt::format("8 x {} parameters", rest), ""});
+    rank.items.push_back({who + "ZeRO-3 shards of weights, gradients and AdamW moments (fp32)", 16 * shard,
+                          fmt::format("16 x {} elements (units padded to {} ranks; P / ranks = {:.0f})", shard,
+                                      learner.ranks, p / static_cast<double>(learner.ranks)),
+                          "learner.ranks"});
+    return;
+  }
   rank.items.push_back({who + "weights + gradients (fp32)", 8 * p, fmt::format("8 x {} parameters", p), ""});
   const std::vector<int64_t> numels = parameterNumels(m);
   if (learner.zero_stage >= 1 && learner.ranks > 1 && static_cast<size_t>(learner.ranks) <= numels.size()) {
@@ -96,7 +141,7 @@ double forwardPeak(const ModelConfig& m, int64_t sequences, int64_t s) {
   return tokens * per_token + static_cast<double>(sequences) * nh * static_cast<double>(s) * static_cast<double>(s) * 6;
 }
 
-void check(RunPlan& plan, const ProcessPlan& process, bool zero_one) {
+void check(RunPlan& plan, const ProcessPlan& process, bool zero_one, bool online) {
   if (process.total() <= plan.gpu_bytes) return;
   plan.fits = false;
   const MemoryItem& largest =
@@ -114,12 +159,17 @@ void check(RunPlan& plan, const ProcessPlan& process, bool zero_one) {
   } else if (largest.key == "learner.zero_stage") {
     advice += ": set learner.zero_stage=1 (AdamW moments sharded over learner.ranks)";
   } else if (largest.key == "learner.ranks") {
-    advice += ": more learner.ranks (smaller ZeRO-1 shards)";
+    advice += ": more learner.ranks (smaller shards)";
+  } else if (largest.key.empty() && zero_one && online) {
+    advice +=
+        ": it does not depend on a batch size, and learner.zero_stage 1 shards only the AdamW moments; set "
+        "learner.zero_stage=3 (weights, gradients and moments sharded over learner.ranks; needs "
+        "learner.activation_checkpointing=true)";
   } else if (largest.key.empty() && zero_one) {
     advice +=
         ": it does not depend on a batch size, and learner.zero_stage 1 already shards the AdamW moments "
-        "(weights and gradients stay whole on every rank: gramrl has no ZeRO-2/3); use a smaller model or "
-        "freeze parameters (learner.freeze)";
+        "(weights and gradients stay whole on every rank; ZeRO-3 is for gramrl rlhf only); use a smaller model "
+        "or freeze parameters (learner.freeze)";
   } else if (largest.key.empty()) {
     advice +=
         ": it does not depend on a batch size; use a smaller model, more ranks with learner.zero_stage=1 "
@@ -184,6 +234,11 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
   if (algorithm == "online_dpo") {
     rank.items.push_back(
         {"DPO reference model (fp32)", 4 * p, fmt::format("4 x {}", p), "learner.dpo.reference_model"});
+  } else if (isOnlineAlgorithm(algorithm) && kl > 0 && zeroThree(learner)) {
+    const ZeroThreeCut cut = zeroThreeCut(trained, learner.ranks, /*rest=*/false);
+    const double kept = static_cast<double>(cut.shard + cut.rest);
+    rank.items.push_back({"KL reference model (fp32, ZeRO-3: layer shards, whole embeddings and heads)", 4 * kept,
+                          fmt::format("4 x ({} + {})", cut.shard, cut.rest), "learner.ranks"});
   } else if (isOnlineAlgorithm(algorithm) && kl > 0) {
     rank.items.push_back({"KL reference model (fp32)", 4 * p, fmt::format("4 x {}", p), ""});
   }
@@ -195,6 +250,13 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     MemoryItem critic_activations = trainingActivations(trained, learner.micro_batch_size, s, e, false, recompute);
     critic_activations.what = "PPO critic " + critic_activations.what;
     rank.items.push_back(critic_activations);
+  }
+  if (zeroThree(learner)) {
+    // One layer gathered at a time: its weights, its gradients from the recomputation, and the
+    // flat buffer they are reduced from.
+    const double layer = static_cast<double>(zeroThreeCut(trained, learner.ranks, false).largest_layer);
+    rank.items.push_back({"ZeRO-3 gathered layer: weights, gradients, reduce buffer (fp32)", 12 * layer,
+                          fmt::format("12 x {} parameters", layer), ""});
   }
   rank.items.push_back({"CUDA context and slack", kProcessOverhead, "1 GiB", ""});
   plan.processes.push_back(rank);
@@ -224,7 +286,7 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     }
   }
   for (const ProcessPlan& process : plan.processes) {
-    check(plan, process, learner.zero_stage >= 1 && learner.ranks > 1);
+    check(plan, process, learner.zero_stage == 1 && learner.ranks > 1, isOnlineAlgorithm(algorithm));
     plan.gpus += process.count;
   }
   const double tokens = static_cast<double>(learner.total_steps) * static_cast<double>(learner.global_batch_size) *

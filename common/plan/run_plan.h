@@ -10,9 +10,17 @@
 //                                bf16), plus AdamW's two fp32 moments: 8 P with learner.zero_stage
 //                                0, or with zero_stage 1 8 x the largest rank's shard, cut as the
 //                                trainer cuts it (parameter_layout.h, partition.h; about P / ranks,
-//                                NOTE [ZeRO-1 optimizer sharding])
+//                                NOTE [ZeRO-1 optimizer sharding]). With zero_stage 3 (gramrl
+//                                rlhf) 16 bytes per element of the rank's shards (weights,
+//                                gradients, two moments; each layer's matrices and vectors, and
+//                                the rest's, one unit each, padded to a multiple of the ranks),
+//                                plus 8 bytes per parameter of the rest (embeddings, final norm,
+//                                heads: whole on every rank), plus one gathered layer, 12 bytes
+//                                per parameter of the largest (weights, gradients, reduce
+//                                buffer; NOTE [ZeRO-3 parameter sharding])
 //   frozen copies on a rank      4 P each (fp32): the DPO reference with dpo.reference=per_batch,
-//                                the KL reference of ppo/grpo with kl_coef > 0
+//                                the KL reference of ppo/grpo with kl_coef > 0 (with zero_stage 3
+//                                4 bytes per element of its layers' shards plus its whole rest)
 //   PPO critic                   a second trained model (the policy's shape plus a value head)
 //                                counted as the policy: weights, gradients, moments, activations
 //                                without logits

@@ -44,6 +44,11 @@ std::unique_ptr<torch::optim::AdamW> makeAdamW(const NamedParameters& params, co
   std::vector<at::Tensor> decay;
   std::vector<at::Tensor> no_decay;
   for (const auto& t : params.tensors) (t.dim() >= 2 ? decay : no_decay).push_back(t);
+  return makeAdamW(decay, no_decay, s);
+}
+
+std::unique_ptr<torch::optim::AdamW> makeAdamW(const std::vector<at::Tensor>& decay,
+                                               const std::vector<at::Tensor>& no_decay, const AdamWSettings& s) {
   auto options = [&](double wd) {
     return std::make_unique<torch::optim::AdamWOptions>(
         torch::optim::AdamWOptions(s.lr).betas(std::make_tuple(s.beta1, s.beta2)).eps(s.eps).weight_decay(wd));

@@ -36,6 +36,9 @@ struct AdamWSettings {
 // Two parameter groups: tensors of rank >= 2 with weight decay, the rest (biases, RMSNorm
 // weights) without, as transformers' Trainer does.
 std::unique_ptr<torch::optim::AdamW> makeAdamW(const NamedParameters& params, const AdamWSettings& settings);
+// The same two groups, given explicitly (ZeRO-3's flat shards are 1-d whatever they hold).
+std::unique_ptr<torch::optim::AdamW> makeAdamW(const std::vector<at::Tensor>& decay,
+                                               const std::vector<at::Tensor>& no_decay, const AdamWSettings& settings);
 
 void setLearningRate(torch::optim::Optimizer& optimizer, double lr);
 

@@ -121,6 +121,11 @@ struct Trainer::Impl {
     mopt.precision = opt.precision;
     mopt.activation_checkpointing = opt.activation_checkpointing;
     mopt.zero_stage = opt.zero_stage;
+    // ZeRO-3 makes every forward a collective; the offline evaluations split their examples
+    // unevenly over the ranks, so only the online loop, whose ranks take equal shares, runs it.
+    GRAMRL_CHECK(opt.zero_stage != 3, ConfigError,
+                 "learner.zero_stage 3 is for gramrl rlhf; the offline trainers (sft, dpo, gram) take 0 or 1 "
+                 "(set learner.zero_stage=1)");
     module = std::make_unique<TrainedModule>("policy", model, mopt, collective.rank(), collective.worldSize());
     state.algorithm = objective.name();
     state.world_size = collective.worldSize();

@@ -11,8 +11,10 @@
 #include "common/core/errors.h"
 #include "common/core/logging.h"
 #include "common/core/partition.h"
+#include "common/model/pretrained.h"
 #include "common/model/transformer.h"
 #include "learner/engine/autocast.h"
+#include "learner/engine/zero3.h"
 
 namespace gramrl {
 namespace fs = std::filesystem;
@@ -54,20 +56,34 @@ std::string optimizerShardSideDir(const std::string& checkpoints_dir, int64_t st
 }
 
 TrainedModule::TrainedModule(std::string name, std::shared_ptr<Transformer> model, TrainedModuleOptions options,
-                             int rank, int world_size)
+                             int rank, int world_size, Collective* collective)
     : name_(std::move(name)),
       model_(std::move(model)),
       options_(std::move(options)),
       rank_(rank),
       world_size_(world_size) {
   GRAMRL_ASSERT(world_size_ >= 1 && rank_ >= 0 && rank_ < world_size_, "rank {} of {}", rank_, world_size_);
-  GRAMRL_CHECK(options_.zero_stage == 0 || options_.zero_stage == 1, ConfigError,
-               "learner.zero_stage: expected 0 or 1, got {}", options_.zero_stage);
+  GRAMRL_CHECK(options_.zero_stage == 0 || options_.zero_stage == 1 || options_.zero_stage == 3, ConfigError,
+               "learner.zero_stage: expected 0, 1 or 3, got {}", options_.zero_stage);
+  GRAMRL_CHECK(options_.zero_stage != 3 || options_.activation_checkpointing, ConfigError,
+               "learner.zero_stage 3 needs learner.activation_checkpointing: true (a sharded layer's weights are "
+               "gathered again for its backward instead of being kept)");
   params_ = applyFreeze(*model_, options_.freeze);
   model_->setActivationCheckpointing(options_.activation_checkpointing);
   AdamWSettings settings = options_.adamw;
   settings.lr = options_.schedule.peak_lr;
-  if (isSharded()) {
+  if (options_.zero_stage == 3 && world_size_ > 1) {
+    GRAMRL_ASSERT(collective != nullptr && collective->worldSize() == world_size_ && collective->rank() == rank_,
+                  "{}: ZeRO-3 needs the collective of rank {} of {}", name_, rank_, world_size_);
+    int64_t trained = 0;
+    for (const auto& t : params_.tensors) trained += t.numel();
+    zero_ = std::make_shared<ZeroShards>(*model_, *collective, /*trained=*/true);
+    model_->setLayerShards(zero_);
+    bounds_ = {0, params_.tensors.size()};
+    log::info("{}: ZeRO-3 shard {} of {}: {} of {} trained parameters (weights, gradients and moments)", name_, rank_,
+              world_size_, zero_->shardElements(), trained);
+    optimizer_ = makeAdamW(zero_->shards(true), zero_->shards(false), settings);
+  } else if (isSharded()) {
     std::vector<int64_t> numels;
     for (const auto& t : params_.tensors) numels.push_back(t.numel());
     bounds_ = partitionParameters(numels, world_size_);
@@ -87,7 +103,31 @@ TrainedModule::TrainedModule(std::string name, std::shared_ptr<Transformer> mode
   }
 }
 
-TrainedModule::~TrainedModule() = default;
+TrainedModule::~TrainedModule() {
+  if (zero_) model_->setLayerShards(nullptr);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> TrainedModule::wholeParameters(bool keep) const {
+  if (zero_) return zero_->wholeParameters(keep);
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : model_->named_parameters(/*recurse=*/true)) {
+    out.emplace_back(item.key(), keep ? item.value().detach() : at::Tensor());
+  }
+  return out;
+}
+
+void TrainedModule::loadWeights(const checkpoint::StateDict& tensors, const std::string& source) {
+  if (zero_) {
+    zero_->load(tensors, source);
+  } else {
+    loadStateDict(*model_, tensors, source);
+  }
+}
+
+void shardFrozenModel(Transformer& model, int64_t zero_stage, Collective& collective) {
+  if (zero_stage != 3 || collective.worldSize() == 1) return;
+  model.setLayerShards(std::make_shared<ZeroShards>(model, collective, /*trained=*/false));
+}
 
 std::string TrainedModule::optimizerFileName(const std::string& base, int rank) const {
   if (!isSharded()) return base;
@@ -188,16 +228,28 @@ UpdateResult runUpdate(TrainedModule& module, Objective& objective, Collective& 
 
   const auto t_ar = Clock::now();
   const auto& params = module.parameters().tensors;
-  if (collective.worldSize() > 1) allreduceGradients(collective, params);
+  ZeroShards* zero = module.zeroShards();
+  if (zero != nullptr) {
+    zero->reduceResidentGradients();  // the layers' were reduced in their backward
+  } else if (collective.worldSize() > 1) {
+    allreduceGradients(collective, params);
+  }
   result.allreduce_s = secondsSince(t_ar);
 
   const auto t_opt = Clock::now();
   const double max_norm = module.options().max_grad_norm;
   const double clip = max_norm > 0 ? max_norm : std::numeric_limits<double>::infinity();
-  result.grad_norm = torch::nn::utils::clip_grad_norm_(params, clip);
-  module.optimizer().step();  // this rank's shard only when sharded
-  zeroGradients(params);
-  if (module.isSharded()) {  // NOTE [ZeRO-1 optimizer sharding]: every shard from its owner
+  if (zero != nullptr) {  // NOTE [ZeRO-3 parameter sharding]
+    result.grad_norm = zero->clipGradNorm(clip);
+    module.optimizer().step();
+    zero->zeroGradients();
+    zero->gatherResident();
+  } else {
+    result.grad_norm = torch::nn::utils::clip_grad_norm_(params, clip);
+    module.optimizer().step();  // this rank's shard only when sharded
+    zeroGradients(params);
+  }
+  if (module.isSharded() && zero == nullptr) {  // NOTE [ZeRO-1 optimizer sharding]: every shard from its owner
     torch::NoGradGuard no_grad;
     const auto& bounds = module.shardBounds();
     for (int r = 0; r < module.worldSize(); ++r) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/checkpoint/state_dict.h"
 #include "learner/engine/lr_schedule.h"
 #include "learner/engine/objective.h"
 #include "learner/engine/optimizer.h"
@@ -26,6 +27,7 @@ namespace gramrl {
 
 class Collective;
 class Transformer;
+class ZeroShards;
 
 struct TrainedModuleOptions {
   LrScheduleOptions schedule;
@@ -34,7 +36,7 @@ struct TrainedModuleOptions {
   std::vector<std::string> freeze;        // fnmatch patterns of parameter names kept fixed
   std::string precision = "fp32";         // fp32 | bf16 (autocast; CUDA only)
   bool activation_checkpointing = false;  // NOTE [Activation recomputation] in common/model/layer_recompute.h
-  int64_t zero_stage = 0;                 // 0 | 1: NOTE [ZeRO-1 optimizer sharding]
+  int64_t zero_stage = 0;  // 0 | 1 | 3: NOTE [ZeRO-1 optimizer sharding], NOTE [ZeRO-3 parameter sharding]
 };
 
 // NOTE [ZeRO-1 optimizer sharding]
@@ -67,10 +69,13 @@ class TrainedModule {
  public:
   // Applies the freeze list, sets activation recomputation on the model, and builds the
   // optimiser, over this rank's shard only when options.zero_stage is 1 and world_size > 1 (NOTE
-  // [ZeRO-1 optimizer sharding]). Throws ConfigError for a freeze pattern that matches nothing,
-  // or fewer trainable tensors than ranks to shard them over.
+  // [ZeRO-1 optimizer sharding]). With zero_stage 3 and world_size > 1 it shards the model's
+  // parameters over `collective` (which must then be given and outlive the module; NOTE [ZeRO-3
+  // parameter sharding]): from then on every forward of the model is a collective call. Throws
+  // ConfigError for a freeze pattern that matches nothing, fewer trainable tensors than ranks to
+  // shard them over (stage 1), or stage 3 without activation checkpointing.
   TrainedModule(std::string name, std::shared_ptr<Transformer> model, TrainedModuleOptions options, int rank = 0,
-                int world_size = 1);
+                int world_size = 1, Collective* collective = nullptr);
   ~TrainedModule();
   TrainedModule(const TrainedModule&) = delete;
   TrainedModule& operator=(const TrainedModule&) = delete;
@@ -84,6 +89,16 @@ class TrainedModule {
   const NamedParameters& parameters() const { return params_; }
   const TrainedModuleOptions& options() const { return options_; }
   bool isSharded() const { return options_.zero_stage >= 1 && world_size_ > 1; }
+  // ZeRO-3's shards of the model (null unless zero_stage 3 on several ranks).
+  ZeroShards* zeroShards() const { return zero_.get(); }
+
+  // Every parameter by HF name in named_parameters() order with its whole value: the model's own
+  // tensors, or with ZeRO-3 gathered copies on the CPU; a collective then, which every rank calls
+  // (ranks that do not keep the values pass keep = false and get undefined tensors).
+  std::vector<std::pair<std::string, at::Tensor>> wholeParameters(bool keep = true) const;
+  // Sets the model's weights from a whole state dict (a checkpoint every rank reads); `source`
+  // names it in errors (DataError).
+  void loadWeights(const checkpoint::StateDict& tensors, const std::string& source);
   int rank() const { return rank_; }
   int worldSize() const { return world_size_; }
   // shardBounds()[r] .. shardBounds()[r + 1] index parameters() owned by rank r (world_size + 1
@@ -110,8 +125,14 @@ class TrainedModule {
   int world_size_ = 1;
   std::vector<size_t> bounds_;
   NamedParameters params_;
+  std::shared_ptr<ZeroShards> zero_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
 };
+
+// A model's frozen copy (the KL reference) sharded as ZeRO-3 shards its layers (NOTE [ZeRO-3
+// parameter sharding]) when zero_stage is 3 and the collective has several ranks; otherwise
+// nothing changes. Every forward of the model is then a collective call.
+void shardFrozenModel(Transformer& model, int64_t zero_stage, Collective& collective);
 
 // Balanced contiguous partition of tensors with `numels` elements over `ranks`: ranks + 1
 // boundaries, the first 0 and the last numels.size(), each shard non-empty; the boundary r sits

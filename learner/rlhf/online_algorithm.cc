@@ -133,7 +133,7 @@ PolicyLossSettings policyLossSettings(const ExperimentConfig& config, int64_t pa
 }
 
 OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr<Transformer> policy, int64_t pad_id,
-                                 at::Device device, int rank, int world_size)
+                                 at::Device device, int rank, int world_size, Collective* collective)
     : prompts_per_step_(config.learner.global_batch_size / config.rollout.samples_per_prompt),
       mini_batches_(config.learner.algorithm == "ppo" ? config.learner.ppo.mini_batches : 1),
       micro_batch_size_(config.learner.micro_batch_size),
@@ -155,8 +155,13 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
     reference_ = loadPretrained(source, torch::kFloat, device, PretrainedOptions{seed, false});
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);
     reference_->eval();
+    if (l.zero_stage == 3 && world_size > 1) {
+      GRAMRL_ASSERT(collective != nullptr, "ZeRO-3 needs the learner's collective");
+      shardFrozenModel(*reference_, l.zero_stage, *collective);
+    }
   }
-  policy_module_ = std::make_unique<TrainedModule>("policy", policy_, policyModuleOptions(l), rank, world_size);
+  policy_module_ =
+      std::make_unique<TrainedModule>("policy", policy_, policyModuleOptions(l), rank, world_size, collective);
   if (ppo) {
     const std::string source = l.ppo.critic_model.empty() ? config.policy.model : l.ppo.critic_model;
     try {
@@ -174,7 +179,7 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
       critic_options.schedule.peak_lr = l.ppo.critic_lr;
       critic_options.adamw.lr = l.ppo.critic_lr;
     }
-    critic_module_ = std::make_unique<TrainedModule>("critic", critic_, critic_options, rank, world_size);
+    critic_module_ = std::make_unique<TrainedModule>("critic", critic_, critic_options, rank, world_size, collective);
     value_objective_ = std::make_unique<ValueObjective>(critic_, l.ppo.value_clip, pad_id);
   }
   maker_ = std::make_unique<ExperienceMaker>(policy_, reference_, critic_, settings_);
@@ -313,9 +318,15 @@ StepReport OnlineAlgorithm::step(const std::vector<Trajectory>& samples, int64_t
   return report;
 }
 
-void OnlineAlgorithm::save(const std::string& dir, const std::string& shard_side_dir) const {
+void OnlineAlgorithm::gatherForSave() {
+  if (critic_module_) critic_weights_ = critic_module_->wholeParameters(critic_module_->rank() == 0);
+}
+
+void OnlineAlgorithm::save(const std::string& dir, const std::string& shard_side_dir) {
   if (critic_module_) {
-    savePretrained(*critic_, (fs::path(dir) / kCriticSubdir).string());
+    GRAMRL_ASSERT(!critic_weights_.empty(), "OnlineAlgorithm::save without gatherForSave");
+    savePretrained(*critic_, critic_weights_, (fs::path(dir) / kCriticSubdir).string());
+    critic_weights_.clear();
     critic_module_->saveOptimizer(dir, kCriticOptimizerFile);
     critic_module_->adoptOptimizerShards(shard_side_dir, dir, kCriticOptimizerFile);
   }
@@ -341,7 +352,7 @@ void OnlineAlgorithm::load(const std::string& dir) {
     const std::string critic_dir = (fs::path(dir) / kCriticSubdir).string();
     GRAMRL_CHECK(fs::exists(critic_dir), DataError,
                  "{} has no critic/: it was not written by a ppo run, so PPO cannot resume from it", dir);
-    loadStateDict(*critic_, checkpoint::loadCheckpointDir(critic_dir, {checkpoint::LoadMode::kRead}), critic_dir);
+    critic_module_->loadWeights(checkpoint::loadCheckpointDir(critic_dir, {checkpoint::LoadMode::kRead}), critic_dir);
     critic_module_->loadOptimizer(dir, kCriticOptimizerFile);
   }
 }

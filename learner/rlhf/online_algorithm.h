@@ -64,9 +64,11 @@ class OnlineAlgorithm {
  public:
   // Loads the reference and the critic the algorithm needs (from the config) on `device`.
   // `rank` of `world_size` learner ranks: the trained modules shard their optimisers over them
-  // with learner.zero_stage 1 (NOTE [ZeRO-1 optimizer sharding] in learner/engine/update_step.h).
+  // with learner.zero_stage 1 (NOTE [ZeRO-1 optimizer sharding] in learner/engine/update_step.h),
+  // and with zero_stage 3 the policy, the critic and the reference's layers over `collective`
+  // (required then; NOTE [ZeRO-3 parameter sharding] in learner/engine/zero3.h).
   OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr<Transformer> policy, int64_t pad_id,
-                  at::Device device, int rank = 0, int world_size = 1);
+                  at::Device device, int rank = 0, int world_size = 1, Collective* collective = nullptr);
   ~OnlineAlgorithm();
   OnlineAlgorithm(const OnlineAlgorithm&) = delete;
   OnlineAlgorithm& operator=(const OnlineAlgorithm&) = delete;
@@ -83,8 +85,10 @@ class OnlineAlgorithm {
   // (the policy and its optimiser are the loop's). load() throws DataError for a checkpoint
   // that lacks what this algorithm needs, ConfigError for one written by another number of
   // ranks or zero_stage. save() runs on rank 0; with a sharded critic the other ranks have put
-  // their optimizer shards in `shard_side_dir` first (NOTE [ZeRO-1 checkpoints]).
-  void save(const std::string& dir, const std::string& shard_side_dir = "") const;
+  // their optimizer shards in `shard_side_dir` first (NOTE [ZeRO-1 checkpoints]), and every rank
+  // has called gatherForSave() just before (a collective with ZeRO-3, which saves its result).
+  void gatherForSave();
+  void save(const std::string& dir, const std::string& shard_side_dir = "");
   void load(const std::string& dir);
 
  private:
@@ -102,6 +106,7 @@ class OnlineAlgorithm {
   std::shared_ptr<Transformer> critic_;
   std::unique_ptr<TrainedModule> policy_module_;
   std::unique_ptr<TrainedModule> critic_module_;
+  std::vector<std::pair<std::string, at::Tensor>> critic_weights_;  // gatherForSave() to save()
   std::unique_ptr<ExperienceMaker> maker_;
   std::unique_ptr<PolicyObjective> policy_objective_;
   std::unique_ptr<ValueObjective> value_objective_;

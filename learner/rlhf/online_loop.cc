@@ -149,7 +149,8 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   const std::string tokenizer_spec = tokenizer::resolveTokenizerSpec(config.policy.model, config.policy.tokenizer);
   auto tok = tokenizer::loadTokenizer(tokenizer_spec);
   auto policy = loadPretrained(config.policy.model, torch::kFloat, device, PretrainedOptions{seed, false});
-  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), device, collective.rank(), world);
+  rlhf::OnlineAlgorithm online(config, policy, tok->specialTokens().pad.value_or(0), device, collective.rank(), world,
+                               &collective);
   TrainedModule& module = online.policyModule();
 
   // Resume.
@@ -174,7 +175,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
                  "cannot resume {}: it was written by '{}' training, this run is '{}'", *source, saved.algorithm,
                  algorithm);
     const std::string model_dir = (fs::path(*source) / kModelSubdir).string();
-    loadStateDict(*policy, checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
+    module.loadWeights(checkpoint::loadCheckpointDir(model_dir, {checkpoint::LoadMode::kRead}), model_dir);
     module.loadOptimizer(*source, kOptimizerFile);
     online.load(*source);
     state = saved;
@@ -192,6 +193,11 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
   std::unique_ptr<transport::ZmqContext> context;
   std::unique_ptr<rlhf::ExperienceServer> server;
   std::unique_ptr<Rendezvous> store;
+  // With ZeRO-3 every rank takes part in gathering the weights; rank 0 publishes them.
+  const auto initial_snapshot = [&]() -> std::shared_ptr<const rlhf::WeightSnapshot> {
+    const auto weights = module.wholeParameters(root);
+    return root ? rlhf::makeWeightSnapshot(weights, state.step) : nullptr;
+  }();
   if (root) {
     context = std::make_unique<transport::ZmqContext>();
     rlhf::ExperienceServerOptions so;
@@ -201,7 +207,7 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     so.samples_per_prompt = n;
     so.receive_limits.max_message_bytes = static_cast<size_t>(config.launch.transport.max_message_mb) << 20;
     server = std::make_unique<rlhf::ExperienceServer>(*context, so, state.step, counts);
-    server->publishWeights(rlhf::makeWeightSnapshot(*policy, state.step));
+    server->publishWeights(initial_snapshot);
     GRAMRL_CHECK(!rendezvous.empty(), ConfigError,
                  "the RLHF learner needs a rendezvous store (run it with gramrl rlhf)");
     store = Rendezvous::connect(RendezvousAddress::parse(rendezvous),
@@ -247,11 +253,13 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
       }
       collective.barrier();
     }
+    const auto policy_weights = module.wholeParameters(root);  // collectives with ZeRO-3
+    online.gatherForSave();
     if (root) {
       const auto t0 = Clock::now();
       const std::string staging = checkpoints.beginSave(state.step);
       const std::string model_dir = (fs::path(staging) / kModelSubdir).string();
-      savePretrained(*policy, model_dir);
+      savePretrained(*policy, policy_weights, model_dir);
       tokenizer::saveTokenizerReference(model_dir, tokenizer_spec);
       module.saveOptimizer(staging, kOptimizerFile);
       module.adoptOptimizerShards(side_dir, staging, kOptimizerFile);
@@ -314,7 +322,10 @@ int runOnlineLearner(const ExperimentConfig& config, Collective& collective, at:
     log::setPolicyVersion(state.step);
 
     const auto t_pub = Clock::now();
-    if (root) server->publishWeights(rlhf::makeWeightSnapshot(*policy, state.step));
+    {
+      auto weights = module.wholeParameters(root);  // with ZeRO-3 every rank takes part in the gathers
+      if (root) server->publishWeights(rlhf::makeWeightSnapshot(weights, state.step));
+    }
     const double publish_s = secondsSince(t_pub);
 
     std::vector<double> reduce;

@@ -15,10 +15,17 @@ namespace gramrl::rlhf {
 
 std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const Transformer& model, int64_t version,
                                                          size_t chunk_bytes) {
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) weights.emplace_back(item.key(), item.value());
+  return makeWeightSnapshot(weights, version, chunk_bytes);
+}
+
+std::shared_ptr<const WeightSnapshot> makeWeightSnapshot(const std::vector<std::pair<std::string, at::Tensor>>& weights,
+                                                         int64_t version, size_t chunk_bytes) {
   torch::NoGradGuard no_grad;
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-    tensors.emplace_back(item.key(), item.value().detach().to(torch::kCPU).contiguous().clone());
+  for (const auto& [name, value] : weights) {
+    tensors.emplace_back(name, value.detach().to(torch::kCPU).contiguous().clone());
   }
   // Chunk boundaries: consecutive tensors up to chunk_bytes.
   std::vector<std::pair<size_t, size_t>> chunks;  // [begin, end) into tensors

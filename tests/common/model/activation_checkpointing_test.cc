@@ -207,6 +207,18 @@ TEST(ParameterLayout, MatchesTheModel) {
       std::vector<int64_t> numels;
       for (const auto& p : model.parameters()) numels.push_back(p.numel());
       EXPECT_EQ(parameterNumels(config), numels) << preset << (value_head ? " with value head and biases" : "");
+      // Each tensor's layer and rank, as ZeRO-3 groups them (learner/engine/zero3.cc).
+      const std::vector<ParameterSlot> slots = parameterSlots(config);
+      size_t i = 0;
+      for (const auto& item : model.named_parameters()) {
+        ASSERT_LT(i, slots.size());
+        const std::string& name = item.key();
+        const int64_t layer =
+            name.rfind("model.layers.", 0) == 0 ? std::stoll(name.substr(13, name.find('.', 13) - 13)) : -1;
+        EXPECT_EQ(slots[i].layer, layer) << name;
+        EXPECT_EQ(slots[i].matrix, item.value().dim() >= 2) << name;
+        ++i;
+      }
     }
   }
 }
