@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -35,6 +36,18 @@ class HeldPort {
   int64_t port_ = 0;
 };
 
+// Whether a TCP socket can bind 127.0.0.1:port now.
+bool canBind(int64_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 std::string describeAll(const std::vector<ConfigIssue>& issues) {
   std::string all;
   for (const auto& i : issues) all += i.describe() + "\n";
@@ -42,13 +55,18 @@ std::string describeAll(const std::vector<ConfigIssue>& issues) {
 }
 
 TEST(PortCheck, EveryHeldPortIsReportedUnderItsKey) {
-  HeldPort zmq_second_replica;  // replica 1 of reward.server.port
+  // Replica 1 of reward.server.port, held; replica 0 takes the port below it, which must be free
+  // (another process on the machine may hold it: then pick again).
+  auto zmq_second_replica = std::make_unique<HeldPort>();
+  for (int attempt = 0; attempt < 50 && !canBind(zmq_second_replica->port() - 1); ++attempt) {
+    zmq_second_replica = std::make_unique<HeldPort>();
+  }
   HeldPort http;
   HeldPort store;
   ExperimentConfig config;
   config.launch.transport.bind_host = "127.0.0.1";
   config.reward.replicas = 2;
-  config.reward.server.port = zmq_second_replica.port() - 1;
+  config.reward.server.port = zmq_second_replica->port() - 1;
   config.reward.server.http_port = http.port();
   config.launch.rendezvous.host = "127.0.0.1";
   config.launch.rendezvous.port = store.port();
@@ -56,7 +74,7 @@ TEST(PortCheck, EveryHeldPortIsReportedUnderItsKey) {
   const std::string all = describeAll(issues);
   ASSERT_EQ(issues.size(), 3u) << all;
   EXPECT_EQ(issues[0].path, "reward.server.port");
-  EXPECT_NE(issues[0].message.find("port " + std::to_string(zmq_second_replica.port()) +
+  EXPECT_NE(issues[0].message.find("port " + std::to_string(zmq_second_replica->port()) +
                                    " on 127.0.0.1 (the ZeroMQ endpoint of reward replica 1) is in use"),
             std::string::npos)
       << all;
