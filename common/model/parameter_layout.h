@@ -21,6 +21,7 @@ struct ParameterSlot {
   int64_t numel = 0;
   int64_t layer = -1;
   bool matrix = false;
+  bool lm_head = false;  // lm_head.weight (present when the embeddings are not tied)
 };
 
 inline std::vector<ParameterSlot> parameterSlots(const ModelConfig& c) {
@@ -52,8 +53,8 @@ inline std::vector<ParameterSlot> parameterSlots(const ModelConfig& c) {
     vector(h);  // input_layernorm
     vector(h);  // post_attention_layernorm
   }
-  out.push_back({h, -1, false});                                            // model.norm
-  if (!c.tie_word_embeddings) out.push_back({c.vocab_size * h, -1, true});  // lm_head
+  out.push_back({h, -1, false});                                                  // model.norm
+  if (!c.tie_word_embeddings) out.push_back({c.vocab_size * h, -1, true, true});  // lm_head
   if (c.value_head) {
     out.push_back({h, -1, true});   // value_head.weight [1, h]
     out.push_back({1, -1, false});  // value_head.bias

@@ -71,11 +71,20 @@ struct ZeroThreeCut {
   int64_t largest_layer = 0;
 };
 
-ZeroThreeCut zeroThreeCut(const ModelConfig& m, int64_t ranks, bool rest) {
+// The trained tensors of a model: all, or all but a frozen lm_head (the PPO critic's).
+std::vector<ParameterSlot> trainedSlots(const ModelConfig& m, bool frozen_lm_head) {
+  std::vector<ParameterSlot> out;
+  for (const ParameterSlot& slot : parameterSlots(m)) {
+    if (!(frozen_lm_head && slot.lm_head)) out.push_back(slot);
+  }
+  return out;
+}
+
+ZeroThreeCut zeroThreeCut(const ModelConfig& m, int64_t ranks, bool rest, bool frozen_lm_head = false) {
   std::vector<int64_t> layer_units(static_cast<size_t>(2 * m.num_hidden_layers), 0);
   int64_t rest_units[2] = {0, 0};
   ZeroThreeCut cut;
-  for (const ParameterSlot& slot : parameterSlots(m)) {
+  for (const ParameterSlot& slot : trainedSlots(m, frozen_lm_head)) {
     if (slot.layer >= 0) {
       layer_units[static_cast<size_t>(2 * slot.layer + (slot.matrix ? 0 : 1))] += slot.numel;
     } else {
@@ -95,10 +104,19 @@ ZeroThreeCut zeroThreeCut(const ModelConfig& m, int64_t ranks, bool rest) {
 // The trained model's fp32 state on one rank: weights and gradients whole, AdamW's two moments
 // whole or, with ZeRO-1, the largest rank's shard (the partition the trainer uses); with ZeRO-3
 // the layers' and the rest's shards of all three, and the rest's weights and gradients whole.
-void addTrainedState(ProcessPlan& rank, const ModelConfig& m, const LearnerOptions& learner, const std::string& who) {
-  const double p = static_cast<double>(parameterCount(m));
+// With `frozen_lm_head` (the PPO critic) the lm_head is held in fp32 without gradients or moments.
+void addTrainedState(ProcessPlan& rank, const ModelConfig& m, const LearnerOptions& learner, const std::string& who,
+                     bool frozen_lm_head = false) {
+  const std::vector<ParameterSlot> slots = trainedSlots(m, frozen_lm_head);
+  double p = 0;
+  for (const ParameterSlot& slot : slots) p += static_cast<double>(slot.numel);
+  const double frozen = static_cast<double>(parameterCount(m)) - p;
+  if (frozen > 0) {
+    rank.items.push_back({who + "frozen lm_head (fp32, unused by the value head)", 4 * frozen,
+                          fmt::format("4 x {} parameters", frozen), ""});
+  }
   if (zeroThree(learner)) {
-    const ZeroThreeCut cut = zeroThreeCut(m, learner.ranks, /*rest=*/true);
+    const ZeroThreeCut cut = zeroThreeCut(m, learner.ranks, /*rest=*/true, frozen_lm_head);
     const double rest = static_cast<double>(cut.rest);
     const double shard = static_cast<double>(cut.shard);
     rank.items.push_back({who + "weights + gradients of the embeddings and heads (fp32, whole)", 8 * rest,
@@ -110,7 +128,8 @@ void addTrainedState(ProcessPlan& rank, const ModelConfig& m, const LearnerOptio
     return;
   }
   rank.items.push_back({who + "weights + gradients (fp32)", 8 * p, fmt::format("8 x {} parameters", p), ""});
-  const std::vector<int64_t> numels = parameterNumels(m);
+  std::vector<int64_t> numels;
+  for (const ParameterSlot& slot : slots) numels.push_back(slot.numel);
   if (learner.zero_stage >= 1 && learner.ranks > 1 && static_cast<size_t>(learner.ranks) <= numels.size()) {
     const int ranks = static_cast<int>(learner.ranks);
     const std::vector<size_t> bounds = balancedContiguousPartition(numels, ranks);
@@ -246,7 +265,7 @@ RunPlan planRun(const ExperimentConfig& config, const std::function<ModelConfig(
     // The critic starts from a policy-sized model (learner.ppo.critic_model empty) with a value head.
     ModelConfig critic = trained;
     critic.value_head = true;
-    addTrainedState(rank, critic, learner, "PPO critic: ");
+    addTrainedState(rank, critic, learner, "PPO critic: ", /*frozen_lm_head=*/true);
     MemoryItem critic_activations = trainingActivations(trained, learner.micro_batch_size, s, e, false, recompute);
     critic_activations.what = "PPO critic " + critic_activations.what;
     rank.items.push_back(critic_activations);

@@ -23,7 +23,8 @@
 //                                4 bytes per element of its layers' shards plus its whole rest)
 //   PPO critic                   a second trained model (the policy's shape plus a value head)
 //                                counted as the policy: weights, gradients, moments, activations
-//                                without logits
+//                                without logits; its lm_head (unused, frozen) 4 bytes per
+//                                parameter
 //   activations                  per layer and token, kept for the backward pass: 8h bytes of
 //                                fp32 residual-stream inputs to the two norms + e (h + (n_h +
 //                                2 n_kv) d + n_h d + h + 4 I) bytes of projections and MLP

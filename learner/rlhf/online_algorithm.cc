@@ -174,7 +174,10 @@ OnlineAlgorithm::OnlineAlgorithm(const ExperimentConfig& config, std::shared_ptr
                  "policy's token ids",
                  source, critic_->config().vocab_size, policy_->config().vocab_size);
     TrainedModuleOptions critic_options = policyModuleOptions(l);
+    // The critic reads values off its value head: its lm_head (absent when tied) is never used, so
+    // it is frozen rather than given gradients and AdamW moments (12 bytes per parameter).
     critic_options.freeze.clear();
+    if (!critic_->config().tie_word_embeddings) critic_options.freeze.push_back("lm_head.weight");
     if (l.ppo.critic_lr > 0) {
       critic_options.schedule.peak_lr = l.ppo.critic_lr;
       critic_options.adamw.lr = l.ppo.critic_lr;

@@ -184,7 +184,7 @@ TEST(RunPlan, ZeroThreeFitsThePpoRecipeByHand) {
   ASSERT_EQ(c.learner.ranks, 8);
   const RunPlan plan = planRun(c, [](const std::string&) { return llama31_8b(); });
   const ProcessPlan& rank = plan.processes[0];
-  ASSERT_EQ(rank.items.size(), 9u);
+  ASSERT_EQ(rank.items.size(), 10u);
   // Per layer, matrices q 16,777,216 + k, v 4,194,304 each + o 16,777,216 + gate, up, down
   // 58,720,256 each = 218,103,808 (/ 8 = 27,262,976 per rank) and two norms 8,192 (1,024 per
   // rank): 27,264,000 per layer, 872,448,000 for 32 layers.
@@ -199,19 +199,20 @@ TEST(RunPlan, ZeroThreeFitsThePpoRecipeByHand) {
   EXPECT_DOUBLE_EQ(rank.items[2].bytes, 9766436864.0);
   // KL reference: its layers' shards 872,448,000 + its whole rest 1,050,677,248, x 4 bytes.
   EXPECT_DOUBLE_EQ(rank.items[3].bytes, 7692500992.0);
-  // Critic: the policy's shape plus a value head; it keeps the (unused) lm_head, as the model it
-  // is loaded into does. Rest = embeddings + lm_head 1,050,673,152 + value_head.weight 4,096 =
-  // 1,050,677,248 matrix elements (131,334,656 per rank) and the final norm 4,096 + value_head.bias
-  // 1 (ceil(4,097 / 8) = 513): shards 872,448,000 + 131,334,656 + 513 = 1,003,783,169 x 16 =
-  // 16,060,530,704; rest whole 1,050,681,345 x 8 = 8,405,450,760; its activations without logits
-  // 4,513,071,104.
-  EXPECT_DOUBLE_EQ(rank.items[4].bytes, 8405450760.0);
-  EXPECT_DOUBLE_EQ(rank.items[5].bytes, 16060530704.0);
-  EXPECT_DOUBLE_EQ(rank.items[6].bytes, 4513071104.0);
+  // Critic: the policy's shape plus a value head, its lm_head frozen (it reads the value head):
+  // 525,336,576 x 4 = 2,101,346,304. Trained rest = embeddings 525,336,576 + value_head.weight
+  // 4,096 matrix elements (65,667,584 per rank) and the final norm 4,096 + value_head.bias 1
+  // (ceil(4,097 / 8) = 513): shards 872,448,000 + 65,667,584 + 513 = 938,116,097 x 16 =
+  // 15,009,857,552; the trained rest whole 525,344,769 x 8 = 4,202,758,152; its activations
+  // without logits 4,513,071,104.
+  EXPECT_DOUBLE_EQ(rank.items[4].bytes, 2101346304.0);
+  EXPECT_DOUBLE_EQ(rank.items[5].bytes, 4202758152.0);
+  EXPECT_DOUBLE_EQ(rank.items[6].bytes, 15009857552.0);
+  EXPECT_DOUBLE_EQ(rank.items[7].bytes, 4513071104.0);
   // One gathered layer: 218,112,000 x 12 = 2,617,344,000.
-  EXPECT_DOUBLE_EQ(rank.items[7].bytes, 2617344000.0);
-  // Sum with 1 GiB of context: 74,595,016,728 bytes, 69.47 GiB: fits 80 GiB (179.2 GiB with ZeRO-1).
-  EXPECT_DOUBLE_EQ(rank.total(), 74595016728.0);
+  EXPECT_DOUBLE_EQ(rank.items[8].bytes, 2617344000.0);
+  // Sum with 1 GiB of context: 71,442,997,272 bytes, 66.54 GiB: fits 80 GiB.
+  EXPECT_DOUBLE_EQ(rank.total(), 71442997272.0);
   EXPECT_TRUE(plan.fits) << planMarkdown(plan);
 }
 
