@@ -11,10 +11,12 @@
 #include "common/collectives/collective.h"
 #include "common/core/errors.h"
 #include "common/model/pretrained.h"
+#include "learner/engine/trainer.h"
 #include "learner/engine/update_step.h"
 #include "learner/engine/zero3.h"
 #include "tests/common/collectives/rank_threads.h"
 #include "tests/learner/dpo_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace gramrl {
 namespace {
@@ -182,6 +184,26 @@ TEST(ZeroThree, LoadSetsShardsAndExportReturnsThem) {
           << e.what();
     }
   });
+}
+
+TEST(ZeroThree, OfflineTrainersRefuseIt) {
+  testing::TempDir dir;
+  TrainerOptions o;
+  o.run_dir = dir.path();
+  o.total_steps = 1;
+  o.global_batch_size = 4;
+  o.micro_batch_size = 2;
+  o.tensorboard = false;
+  o.zero_stage = 3;
+  o.activation_checkpointing = true;
+  auto f = testing::makeDpoFixture(8, 4);
+  auto collective = makeSingleRankCollective();
+  try {
+    Trainer(o, f.policy, *f.objective, *collective).run();
+    ADD_FAILURE() << "an offline trainer ran with ZeRO-3";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("learner.zero_stage 3 is for gramrl rlhf"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ZeroThree, NeedsActivationCheckpointing) {
