@@ -73,7 +73,8 @@ class TrainedModule {
   // parameters over `collective` (which must then be given and outlive the module; NOTE [ZeRO-3
   // parameter sharding]): from then on every forward of the model is a collective call. Throws
   // ConfigError for a freeze pattern that matches nothing, fewer trainable tensors than ranks to
-  // shard them over (stage 1), or stage 3 without activation checkpointing.
+  // shard them over (stage 1), or stage 3 without activation checkpointing. A ZeRO-3 module owns
+  // the layers' weights: once it is destroyed, the model's layers hold none.
   TrainedModule(std::string name, std::shared_ptr<Transformer> model, TrainedModuleOptions options, int rank = 0,
                 int world_size = 1, Collective* collective = nullptr);
   ~TrainedModule();
