@@ -9,7 +9,8 @@
 // collective calls per update, and the memory the rank keeps for the trained model (weights,
 // gradients and AdamW moments: 16 bytes per parameter at stage 0, 16 per shard element plus 8 per
 // whole parameter at stage 3). The last line is the time ratio stage 3 / stage 0 (the peer) and
-// the memory ratio.
+// the memory ratio, and the check: the largest difference between the two stages' final
+// parameters (the order of float sums differs; more than 1e-4 fails the run).
 // ZeRO-3 issues per micro-batch and layer two all-gathers and one reduce-scatter (an allreduce on
 // Gloo) where stage 0 issues one bucketed allreduce per update; on two CPU ranks sharing 2 cores
 // that traffic is not hidden behind compute, so the ratio is an upper bound for a GPU node.
@@ -70,6 +71,7 @@ struct StageResult {
   double ms = 0, fb_ms = 0, reduce_ms = 0, opt_ms = 0;
   int64_t calls = 0;
   double state_bytes = 0;
+  std::vector<std::pair<std::string, at::Tensor>> params;  // rank 0's whole parameters at the end
 };
 
 double median(std::vector<double> v) {
@@ -123,7 +125,9 @@ StageResult run(int64_t stage, int iters, const std::string& preset, int micro, 
         opt.push_back(u.optimizer_s * 1e3);
         calls = c->callCount() - calls_before;
       }
+      auto whole = module.wholeParameters(rank == 0);  // a collective with ZeRO-3
       if (rank != 0) return;
+      for (auto& [name, t] : whole) result.params.emplace_back(name, t.clone());
       result.ms = median(ms);
       result.fb_ms = median(fb);
       result.reduce_ms = median(reduce);
@@ -167,7 +171,16 @@ int main(int argc, char** argv) {
                 r[i].fb_ms, r[i].reduce_ms, r[i].opt_ms, static_cast<long long>(r[i].calls),
                 r[i].state_bytes / (1 << 20));
   }
-  std::printf("stage 3 / stage 0: time %.2fx, model state %.2fx\n", r[1].ms / r[0].ms,
-              r[1].state_bytes / r[0].state_bytes);
+  // The check: both stages trained the same parameters (up to the order of float sums).
+  double worst = 0.0;
+  for (size_t i = 0; i < r[0].params.size() && i < r[1].params.size(); ++i) {
+    worst = std::max(worst, (r[0].params[i].second - r[1].params[i].second).abs().max().item<double>());
+  }
+  std::printf("stage 3 / stage 0: time %.2fx, model state %.2fx; parameters differ by up to %.3g\n", r[1].ms / r[0].ms,
+              r[1].state_bytes / r[0].state_bytes, worst);
+  if (r[0].params.size() != r[1].params.size() || !(worst < 1e-4)) {
+    std::fprintf(stderr, "zero3_bench: the two stages trained different parameters\n");
+    return 1;
+  }
   return 0;
 }
